@@ -1,0 +1,105 @@
+"""Pydantic models of the OpenAI wire formats the bridge speaks.
+
+Inbound requests tolerate unknown fields (clients send many); outbound objects are
+built as plain dicts on the hot path (see relay.completions) and described here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ImageURL(_Inbound):
+    url: str
+    detail: str | None = None
+
+
+class TextPart(_Inbound):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Inbound):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class OtherPart(_Inbound):
+    """Parts we do not support (input_audio, file, ...) are refused with a 400 by the builder."""
+
+    type: str
+
+
+ContentPart = TextPart | ImagePart | OtherPart
+
+
+class ChatMessage(_Inbound):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[TextPart | ImagePart | OtherPart] | None = None
+    name: str | None = None
+    reasoning_content: str | None = None
+
+
+class StreamOptions(_Inbound):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Inbound):
+    model: str
+    messages: list[ChatMessage]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = None
+    stop: str | list[str] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    user: str | None = None
+
+    def stop_sequences(self) -> list[str]:
+        if self.stop is None:
+            return []
+        seqs = [self.stop] if isinstance(self.stop, str) else list(self.stop)
+        return [s for s in seqs if s]
+
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class ImageGenerationRequest(_Inbound):
+    prompt: str = Field(min_length=1)
+    model: str | None = None
+    n: int = Field(default=1, ge=1, le=10)
+    size: str | None = None
+    response_format: Literal["url", "b64_json"] = "url"
+    quality: str | None = None
+    style: str | None = None
+    user: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
