@@ -56,7 +56,10 @@ class Settings(BaseModel):
     max_concurrent_per_worker: int = Field(6, ge=1, description="Jobs one tab runs at once.")
     queue_max_size: int = Field(64, ge=0, description="Requests that may wait for a free tab.")
     queue_timeout_seconds: float = Field(
-        20, ge=0, description="How long a request waits for a free tab before a 503."
+        30, ge=0, description="How long a request waits for a busy tab to free up before a 503."
+    )
+    no_worker_timeout_seconds: float = Field(
+        5, ge=0, description="How long a request waits when no tab is connected at all."
     )
     first_byte_timeout_seconds: float = Field(
         120, gt=0, description="Longest wait for the first chunk of an answer."
@@ -105,7 +108,9 @@ class ModelTarget:
         raw_id, sep, kind = value.partition(":")
         raw_id = raw_id.strip()
         model_id = None if raw_id.lower() in ("", "null", "none") else raw_id
-        return cls(name=name, model_id=model_id, kind=(kind.strip().lower() or "text") if sep else "text")
+        return cls(
+            name=name, model_id=model_id, kind=(kind.strip().lower() or "text") if sep else "text"
+        )
 
 
 class EndpointEntry(BaseModel):

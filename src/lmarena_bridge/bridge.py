@@ -1,0 +1,42 @@
+"""The bridge's running state: config, worker pool, relay, services. Created by create_app."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from lmarena_bridge.config.model import BridgeConfig, Settings
+from lmarena_bridge.config.store import ConfigStore
+from lmarena_bridge.relay.chat import ChatService
+from lmarena_bridge.relay.jobs import Relay
+from lmarena_bridge.relay.observer import Observers
+from lmarena_bridge.relay.pool import WorkerPool
+from lmarena_bridge.site.request import EndpointRotation
+
+
+class Bridge:
+    def __init__(self, config_store: ConfigStore) -> None:
+        self.config_store = config_store
+        self.started_at = time.time()
+        self.observers = Observers()
+        self.pool = WorkerPool(
+            observer=self.observers,
+            limit=lambda: self.settings.max_concurrent_per_worker,
+            queue_max=lambda: self.settings.queue_max_size,
+            queue_timeout=lambda: self.settings.queue_timeout_seconds,
+            no_worker_timeout=lambda: self.settings.no_worker_timeout_seconds,
+        )
+        self.relay = Relay(self.pool, self.observers)
+        self.rotation = EndpointRotation()
+        self.chat = ChatService(self.relay, self.config, self.observers, self.rotation)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.config_store.config_dir
+
+    def config(self) -> BridgeConfig:
+        return self.config_store.current
+
+    @property
+    def settings(self) -> Settings:
+        return self.config_store.current.settings

@@ -1,0 +1,41 @@
+"""What is wrong with a config file, said so a person can fix it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One problem in one config file.
+
+    ``key`` is a dotted path such as ``o3-xxx[1].session_id`` (``None`` when the problem is
+    about the file as a whole); ``line``/``column`` (1-based) are set for syntax errors.
+    """
+
+    file: str
+    key: str | None
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.key is not None:
+            parts.append(f"key '{self.key}'")
+        if self.line is not None:
+            where = f"line {self.line}"
+            if self.column is not None:
+                where += f", column {self.column}"
+            parts.append(where)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class ConfigFileError(Exception):
+    """One or more config files are unreadable, not JSONC, or hold invalid values."""
+
+    def __init__(self, problems: Iterable[ConfigProblem]) -> None:
+        self.problems: list[ConfigProblem] = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems) or "invalid configuration")

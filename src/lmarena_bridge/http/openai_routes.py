@@ -1,0 +1,191 @@
+"""Thin OpenAI routes over the relay: parse, authorise, hand to ChatService, render."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+from starlette.responses import Response, StreamingResponse
+
+from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
+from lmarena_bridge.http.auth import check_api_key
+from lmarena_bridge.http.responses import JSONBytes, error_response
+from lmarena_bridge.protocol.openai import ChatCompletionRequest
+from lmarena_bridge.relay.observer import RequestRecord
+
+M = TypeVar("M", bound=BaseModel)
+
+MODEL_CREATED = 1735689600  # stable "created" for every model (2025-01-01)
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+router = APIRouter()
+
+
+def bridge_of(request: Request) -> Bridge:
+    return request.app.state.bridge
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or str(part).startswith(
+            ("TextPart", "ImagePart", "OtherPart", "str", "list[")
+        ):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"The request body is not valid JSON ({exc}).", code="invalid_json"
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = _param(tuple(err["loc"]))
+        raise InvalidRequest(
+            f"Invalid value for '{param}': {err['msg']}.", param=param or None
+        ) from None
+
+
+def authorise(request: Request) -> Bridge:
+    bridge = bridge_of(request)
+    check_api_key(bridge.settings.api_key, request.headers)
+    return bridge
+
+
+# -- models -----------------------------------------------------------------------------------
+
+
+def _model_cards(bridge: Bridge) -> list[dict[str, Any]]:
+    cfg = bridge.config()
+    orgs = {
+        m.get("id"): m.get("organization") or m.get("provider")
+        for m in cfg.available_models
+        if isinstance(m, dict)
+    }
+    cards = []
+    for name, target in cfg.models.items():
+        cards.append(
+            {
+                "id": name,
+                "object": "model",
+                "created": MODEL_CREATED,
+                "owned_by": orgs.get(target.model_id) or "lmarena",
+                "type": "image" if target.is_image else "text",
+            }
+        )
+    for name in cfg.endpoint_map:
+        if name not in cfg.models:
+            cards.append(
+                {"id": name, "object": "model", "created": MODEL_CREATED, "owned_by": "lmarena"}
+            )
+    return cards
+
+
+@router.get("/v1/models")
+@router.get("/api/v1/models", include_in_schema=False)
+@router.get("/models", include_in_schema=False)
+async def list_models(request: Request) -> Response:
+    bridge = authorise(request)
+    return JSONBytes({"object": "list", "data": _model_cards(bridge)})
+
+
+@router.get("/v1/models/{model_id:path}")
+@router.get("/api/v1/models/{model_id:path}", include_in_schema=False)
+@router.get("/models/{model_id:path}", include_in_schema=False)
+async def get_model(request: Request, model_id: str) -> Response:
+    bridge = authorise(request)
+    for card in _model_cards(bridge):
+        if card["id"] == model_id:
+            return JSONBytes(card)
+    raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+async def _until_disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
+
+
+@router.post("/v1/chat/completions")
+@router.post("/api/v1/chat/completions", include_in_schema=False)
+@router.post("/chat/completions", include_in_schema=False)
+async def chat_completions(request: Request) -> Response:
+    bridge = authorise(request)
+    req = await parse_body(request, ChatCompletionRequest)
+    rec = RequestRecord(
+        request_id=request.headers.get("x-request-id") or f"req-{id(request):x}",
+        endpoint="chat",
+        model=req.model,
+        stream=req.stream,
+    )
+    chat = bridge.chat
+    bridge.observers.request_started(rec)
+    try:
+        prep = chat.prepare(req, rec)
+        run = await chat.open(prep)
+    except BridgeError as exc:
+        chat.fail_before_dispatch(rec, exc)
+        raise
+    except asyncio.CancelledError:
+        rec.outcome = "cancelled"
+        chat.fail_before_dispatch(rec, BridgeError("client went away", status=499))
+        raise
+
+    if req.stream:
+        frames = chat.stream(prep, run)
+        try:
+            # Headers go out with the first frame, so an error the site reports at once
+            # still reaches the client as a real HTTP status.
+            first = await frames.__anext__()
+        except BridgeError as exc:
+            return error_response(exc)
+        return StreamingResponse(
+            _prepend(first, frames), media_type="text/event-stream", headers=SSE_HEADERS
+        )
+
+    # Non-streaming: a client that hangs up must still abort the site request.
+    collect = asyncio.ensure_future(chat.collect(prep, run))
+    watch = asyncio.ensure_future(_until_disconnected(request))
+    try:
+        await asyncio.wait((collect, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not collect.done():
+            collect.cancel()
+            with contextlib.suppress(asyncio.CancelledError, BridgeError):
+                await collect
+    if collect.cancelled():
+        return Response(status_code=499)
+    return JSONBytes(collect.result())

@@ -1,0 +1,123 @@
+"""/ws: the Starlette WebSocket adapter between browser tabs and the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from pydantic import BaseModel, ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.http.auth import origin_allowed, token_matches
+from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
+from lmarena_bridge.relay.pool import Worker
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+class StarletteWorkerConnection:
+    """WorkerConnection over a Starlette WebSocket."""
+
+    __slots__ = ("ws",)
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    async def send(self, frame: dict[str, Any] | BaseModel) -> None:
+        if isinstance(frame, BaseModel):
+            frame = frame.model_dump()
+        await self.ws.send({"type": "websocket.send", "text": orjson.dumps(frame).decode()})
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+
+
+def ws_allowed(bridge: Bridge, ws: WebSocket) -> bool:
+    settings = bridge.settings
+    if token_matches(settings.worker_token, ws.query_params.get("token")):
+        return True
+    return origin_allowed(ws.headers.get("origin"), settings.allowed_origins)
+
+
+async def _heartbeat(bridge: Bridge, worker: Worker) -> None:
+    """Ping a protocol-2 worker; close it after three silent intervals."""
+    while not worker.closed:
+        interval = bridge.settings.heartbeat_interval_seconds
+        await asyncio.sleep(interval)
+        if time.monotonic() - worker.last_seen > 3 * interval:
+            log.warning("worker %s missed three heartbeats; closing it", worker.id)
+            await worker.conn.close(4000, "heartbeat timeout")
+            return
+        try:
+            await worker.conn.send(Ping(ts=time.time()).model_dump())
+        except Exception:
+            return
+
+
+def _on_hello(bridge: Bridge, worker: Worker, frame: dict[str, Any]) -> asyncio.Task[None] | None:
+    try:
+        hello = Hello.model_validate(frame)
+    except ValidationError as exc:
+        log.warning("worker %s sent a malformed hello: %s", worker.id, exc)
+        return None
+    bridge.pool.update_info(
+        worker,
+        protocol=max(2, hello.protocol),
+        version=hello.version,
+        page=hello.page,
+        capabilities=frozenset(hello.capabilities),
+    )
+    interval = bridge.settings.heartbeat_interval_seconds
+    ack = HelloAck(worker_id=worker.id, heartbeat_interval=interval)
+    bridge.relay.send_later(worker, ack.model_dump())
+    return asyncio.get_running_loop().create_task(_heartbeat(bridge, worker))
+
+
+@router.websocket("/ws")
+async def worker_socket(ws: WebSocket) -> None:
+    bridge: Bridge = ws.app.state.bridge
+    if not ws_allowed(bridge, ws):
+        log.warning("refused a worker connection from origin %s", ws.headers.get("origin"))
+        await ws.close(code=1008)  # before accept: the handshake gets HTTP 403
+        return
+    await ws.accept()
+    worker = bridge.pool.add(StarletteWorkerConnection(ws))
+    relay = bridge.relay
+    heartbeat: asyncio.Task[None] | None = None
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes")
+            try:
+                frame = orjson.loads(raw)  # type: ignore[arg-type]
+            except (orjson.JSONDecodeError, TypeError):
+                log.warning("worker %s sent a frame that is not JSON; ignored", worker.id)
+                continue
+            if frame.__class__ is dict and frame.get("type") == "hello":
+                if heartbeat is None:
+                    heartbeat = _on_hello(bridge, worker, frame)
+                worker.last_seen = time.monotonic()
+                continue
+            try:
+                relay.on_frame(worker, frame)
+            except Exception:  # one bad frame must never end the connection
+                log.exception("error handling a frame from worker %s", worker.id)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
+        relay.on_worker_gone(worker)

@@ -1,0 +1,227 @@
+"""Chat completions from request to response: build the site job, run it on a worker,
+translate the site stream into an OpenAI response or SSE chunk stream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from lmarena_bridge.config.model import BridgeConfig, Settings
+from lmarena_bridge.errors import BridgeError, SiteError
+from lmarena_bridge.protocol.openai import ChatCompletionRequest
+from lmarena_bridge.relay.completions import (
+    SSE_DONE,
+    SSE_KEEPALIVE,
+    AnswerBuilder,
+    ChunkEncoder,
+    completion_body,
+    sse_error,
+)
+from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
+from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.site.request import EndpointRotation, SiteJob, build_site_job
+from lmarena_bridge.site.stream import SiteStreamParser
+
+log = logging.getLogger("lmarena_bridge.requests")
+
+
+@dataclass
+class PreparedChat:
+    req: ChatCompletionRequest
+    job: SiteJob
+    settings: Settings
+    rec: RequestRecord
+    completion_id: str
+    created: int
+
+    def answer_builder(self) -> AnswerBuilder:
+        return AnswerBuilder(
+            stops=self.req.stop_sequences(),
+            token_limit=self.req.token_limit(),
+            reasoning_mode=self.settings.reasoning_mode,
+            prompt_chars=self.job.prompt_chars,
+        )
+
+
+class ChatService:
+    def __init__(
+        self,
+        relay: Relay,
+        config: Callable[[], BridgeConfig],
+        observer: RelayObserver,
+        rotation: EndpointRotation,
+    ) -> None:
+        self.relay = relay
+        self.config = config
+        self.observer = observer
+        self.rotation = rotation
+
+    def prepare(self, req: ChatCompletionRequest, rec: RequestRecord) -> PreparedChat:
+        """Validate and build the site job; raises a 4xx BridgeError before any dispatch."""
+        cfg = self.config()
+        job = build_site_job(req, cfg, pick=self.rotation.pick)
+        rec.prompt_tokens = 0
+        return PreparedChat(
+            req=req,
+            job=job,
+            settings=cfg.settings,
+            rec=rec,
+            completion_id=f"chatcmpl-{uuid.uuid4().hex}",
+            created=int(time.time()),
+        )
+
+    async def open(self, prep: PreparedChat) -> JobRun:
+        s = prep.settings
+        run = JobRun(
+            self.relay,
+            prep.job.payload.model_dump(),
+            prep.rec,
+            first_byte_timeout=s.first_byte_timeout_seconds,
+            idle_timeout=s.stream_response_timeout_seconds,
+            total_timeout=s.total_timeout_seconds,
+            keepalive=s.keepalive_interval_seconds,
+        )
+        await run.start()
+        return run
+
+    async def stream(self, prep: PreparedChat, run: JobRun) -> AsyncIterator[bytes]:
+        """SSE frames. Errors before the first frame are raised (so the route can answer
+        with a real HTTP status); after it they become an error event and ``[DONE]``."""
+        rec = prep.rec
+        parser = SiteStreamParser(prep.job.side)
+        answer = prep.answer_builder()
+        enc = ChunkEncoder(
+            prep.completion_id,
+            prep.created,
+            prep.req.model,
+            bool(prep.req.stream_options and prep.req.stream_options.include_usage),
+        )
+        keepalive = (
+            enc.empty_delta() if prep.settings.keepalive_style == "empty_delta" else SSE_KEEPALIVE
+        )
+        committed = False
+        batches = run.batches()
+        try:
+            async for batch in batches:
+                if batch is KEEPALIVE:
+                    out = keepalive if committed else enc.role() + keepalive
+                    committed = True
+                    yield out
+                    continue
+                text = batch[0] if len(batch) == 1 else "".join(batch)
+                rec.chars += len(text)
+                pieces = answer.feed(parser.feed(text))
+                if pieces:
+                    if rec.first_token_mono is None:
+                        rec.first_token_mono = time.monotonic()
+                        self.observer.first_token(rec)
+                    data = enc.pieces(pieces)
+                    if not committed:
+                        data = enc.role() + data
+                        committed = True
+                    yield data
+                if answer.ended:
+                    break
+            pieces = [] if answer.ended else answer.feed(parser.close())
+            pieces += answer.finish()
+            out = b"" if committed else enc.role()
+            committed = True
+            out += enc.pieces(pieces) + enc.finish(answer.finish_reason or "stop")
+            if enc._include_usage:
+                out += enc.usage(answer.usage())
+            self._succeed(rec, answer)
+            yield out + SSE_DONE
+        except BridgeError as exc:
+            self._fail(rec, exc)
+            if not committed:
+                raise
+            yield sse_error(exc)
+        except (asyncio.CancelledError, GeneratorExit):
+            rec.outcome = "cancelled"
+            raise
+        finally:
+            await batches.aclose()
+            run.close()
+            self._finished(rec, parser)
+
+    async def collect(self, prep: PreparedChat, run: JobRun) -> dict[str, object]:
+        """The whole answer as a ``chat.completion`` object; raises BridgeError."""
+        rec = prep.rec
+        parser = SiteStreamParser(prep.job.side)
+        answer = prep.answer_builder()
+        batches = run.batches()
+        try:
+            async for batch in batches:
+                if batch is KEEPALIVE:
+                    continue
+                text = batch[0] if len(batch) == 1 else "".join(batch)
+                rec.chars += len(text)
+                answer.feed(parser.feed(text))
+                started = answer.content_chars or answer.reasoning_chars
+                if rec.first_token_mono is None and started:
+                    rec.first_token_mono = time.monotonic()
+                    self.observer.first_token(rec)
+                if answer.ended:
+                    break
+            if not answer.ended:
+                answer.feed(parser.close())
+            answer.finish()
+            self._succeed(rec, answer)
+            return completion_body(prep.completion_id, prep.created, prep.req.model, answer)
+        except BridgeError as exc:
+            self._fail(rec, exc)
+            raise
+        except asyncio.CancelledError:
+            rec.outcome = "cancelled"
+            raise
+        finally:
+            await batches.aclose()
+            run.close()
+            self._finished(rec, parser)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _succeed(self, rec: RequestRecord, answer: AnswerBuilder) -> None:
+        usage = answer.usage()
+        rec.prompt_tokens = usage["prompt_tokens"]
+        rec.completion_tokens = usage["completion_tokens"]
+        rec.outcome = "success"
+
+    def _fail(self, rec: RequestRecord, exc: BridgeError) -> None:
+        rec.outcome = "error"
+        rec.status = exc.status
+        rec.error = exc.message
+        rec.error_code = exc.code
+        if isinstance(exc, SiteError):
+            self.observer.site_error(exc.kind, rec.model)
+
+    def _finished(self, rec: RequestRecord, parser: SiteStreamParser | None) -> None:
+        if rec.outcome == "in_flight":
+            rec.outcome = "cancelled"
+        if rec.finished_mono is not None:
+            return
+        rec.finished_mono = time.monotonic()
+        if parser is not None and parser.unknown_prefixes:
+            self.observer.unknown_prefixes(parser.unknown_prefixes)
+        self.observer.request_finished(rec)
+        ttft = rec.ttft
+        log.info(
+            "request %s model=%s worker=%s outcome=%s status=%s duration=%.3fs ttft=%s%s",
+            rec.request_id,
+            rec.model,
+            rec.worker_id,
+            rec.outcome,
+            rec.status if rec.outcome != "cancelled" else 499,
+            rec.duration,
+            f"{ttft:.3f}s" if ttft is not None else "-",
+            f" error={rec.error_code}" if rec.error_code else "",
+        )
+
+    def fail_before_dispatch(self, rec: RequestRecord, exc: BridgeError) -> None:
+        """Record a request that ended before it reached a worker (validation, no worker)."""
+        self._fail(rec, exc)
+        self._finished(rec, None)

@@ -1,0 +1,356 @@
+"""Site events -> OpenAI chat completion pieces: stop sequences, length cut, reasoning
+rendering, finish reasons, usage, and the byte encoding of SSE chunks.
+
+Pure: no I/O. ``AnswerBuilder`` is fed parser events and returns what to send;
+``ChunkEncoder`` turns that into ``data: ...`` frames with per-response templates so the
+per-chunk cost is one ``orjson.dumps`` of the text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from lmarena_bridge.errors import BridgeError, SiteError
+from lmarena_bridge.site.errors import classify_stream_error
+from lmarena_bridge.site.events import (
+    Citation,
+    Event,
+    Finish,
+    ImageOutput,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+)
+
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "content-filter": "content_filter",
+    "content_filter": "content_filter",
+    "tool-calls": "tool_calls",
+    "tool_calls": "tool_calls",
+}
+
+
+def map_finish_reason(site_reason: str | None) -> str:
+    """The site's (AI SDK) finish reason -> OpenAI's enum; unknown/other -> stop."""
+    return FINISH_REASONS.get(site_reason or "stop", "stop")
+
+
+def estimate_tokens(chars: int) -> int:
+    return math.ceil(chars / 4) if chars > 0 else 0
+
+
+class StopScanner:
+    """Cuts text at the first stop sequence, holding back a tail that may begin one."""
+
+    __slots__ = ("held", "stops")
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = stops
+        self.held = ""
+
+    def push(self, text: str) -> tuple[str, bool]:
+        buf = self.held + text if self.held else text
+        cut = -1
+        for s in self.stops:
+            i = buf.find(s)
+            if i != -1 and (cut == -1 or i < cut):
+                cut = i
+        if cut != -1:
+            self.held = ""
+            return buf[:cut], True
+        keep = 0
+        for s in self.stops:
+            for k in range(min(len(s) - 1, len(buf)), keep, -1):
+                if buf.endswith(s[:k]):
+                    keep = k
+                    break
+        if keep:
+            self.held = buf[-keep:]
+            return buf[:-keep], False
+        self.held = ""
+        return buf, False
+
+    def flush(self) -> str:
+        held, self.held = self.held, ""
+        return held
+
+
+@dataclass(slots=True)
+class Piece:
+    kind: str  # "content" | "reasoning"
+    text: str
+
+
+class AnswerBuilder:
+    """Accumulates one answer from site events and decides what the client gets.
+
+    ``feed`` returns the pieces to send now. After it, ``ended`` tells whether the answer
+    is complete (finish line, stop sequence or length limit) — the caller then stops
+    reading and aborts the site request if the site had not finished.
+    Raises ``SiteError`` for in-stream errors and ``finishReason: error``.
+    """
+
+    def __init__(
+        self,
+        *,
+        stops: list[str],
+        token_limit: int | None,
+        reasoning_mode: str,
+        prompt_chars: int,
+        image_markdown: bool = True,
+    ) -> None:
+        self._stop = StopScanner(stops) if stops else None
+        self._char_limit = token_limit * 4 if token_limit else None
+        self.reasoning_mode = reasoning_mode
+        self.prompt_chars = prompt_chars
+        self.image_markdown = image_markdown
+        self.content_parts: list[str] = []
+        self.reasoning_parts: list[str] = []
+        self.content_chars = 0
+        self.reasoning_chars = 0
+        self.images: list[ImageOutput] = []
+        self.citations: list[Any] = []
+        self.finish_reason: str | None = None
+        self.site_usage: dict[str, Any] | None = None
+        self.ended = False
+        self._think_open = False
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def feed(self, events: Iterable[Event]) -> list[Piece]:
+        out: list[Piece] = []
+        for ev in events:
+            if self.ended:
+                break
+            cls = ev.__class__
+            if cls is TextDelta:
+                self._content(ev.text, out)  # type: ignore[union-attr]
+            elif cls is ReasoningDelta:
+                self._reasoning(ev.text, out)  # type: ignore[union-attr]
+            elif cls is ImageOutput:
+                self.images.append(ev)  # type: ignore[arg-type]
+                if self.image_markdown:
+                    sep = "\n\n" if self.content_chars else ""
+                    self._content(f"{sep}![Image]({ev.url})", out)  # type: ignore[union-attr]
+            elif cls is Finish:
+                if ev.reason == "error":  # type: ignore[union-attr]
+                    raise SiteError(
+                        "The model failed to answer on the site (finishReason: error).",
+                        status=502,
+                        code="site_stream_error",
+                    )
+                self.site_usage = ev.usage  # type: ignore[union-attr]
+                self._end(map_finish_reason(ev.reason), out)  # type: ignore[union-attr]
+            elif cls is StreamError:
+                raise classify_stream_error(ev.message)  # type: ignore[union-attr]
+            elif cls is Citation:
+                self.citations.append(ev.source)  # type: ignore[union-attr]
+        return out
+
+    def finish(self) -> list[Piece]:
+        """The body ended; flush held text. Raises if the answer is empty."""
+        out: list[Piece] = []
+        if not self.ended:
+            self._end(self.finish_reason or "stop", out)
+        if (
+            not self.content_chars
+            and not self.reasoning_chars
+            and not self.images
+            and self.finish_reason not in ("content_filter", "length")
+        ):
+            raise BridgeError(
+                "The site returned an empty answer. The captured session may be broken; "
+                "try again or capture new ids.",
+                status=502,
+                code="empty_response",
+            )
+        return out
+
+    def _content(self, text: str, out: list[Piece]) -> None:
+        if not text:
+            return
+        if self._think_open:
+            self._think_open = False
+            self._emit("content", "</think>\n\n", out, count=False)
+        hit = False
+        if self._stop is not None:
+            text, hit = self._stop.push(text)
+        if self._char_limit is not None and self.content_chars + len(text) >= self._char_limit:
+            text = text[: self._char_limit - self.content_chars]
+            self._emit("content", text, out)
+            self._end("length", out)
+            return
+        self._emit("content", text, out)
+        if hit:
+            self._end("stop", out)
+
+    def _reasoning(self, text: str, out: list[Piece]) -> None:
+        if not text or self.reasoning_mode == "drop":
+            return
+        self.reasoning_chars += len(text)
+        self.reasoning_parts.append(text)
+        if self.reasoning_mode == "think_tags":
+            if not self._think_open and not self.content_chars:
+                self._think_open = True
+                text = "<think>\n" + text
+            out.append(Piece("content", text))
+            return
+        out.append(Piece("reasoning", text))
+
+    def _emit(self, kind: str, text: str, out: list[Piece], count: bool = True) -> None:
+        if not text:
+            return
+        if count:
+            self.content_chars += len(text)
+            self.content_parts.append(text)
+        out.append(Piece(kind, text))
+
+    def _end(self, reason: str, out: list[Piece]) -> None:
+        # A held tail is text that only looked like the start of a stop sequence; it
+        # belongs to the answer unless the answer was cut for length.
+        if self._stop is not None:
+            tail = self._stop.flush()
+            if reason != "length":
+                self._emit("content", tail, out)
+        if self._think_open:
+            self._think_open = False
+            out.append(Piece("content", "</think>\n\n"))
+        self.finish_reason = reason
+        self.ended = True
+
+    # -- results ---------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return "".join(self.content_parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    def usage(self) -> dict[str, int]:
+        u = self.site_usage or {}
+        prompt = u.get("promptTokens")
+        completion = u.get("completionTokens")
+        if not isinstance(prompt, int):
+            prompt = estimate_tokens(self.prompt_chars)
+        if not isinstance(completion, int):
+            completion = estimate_tokens(self.content_chars + self.reasoning_chars)
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    def message(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.reasoning_mode == "reasoning_content" and self.reasoning_parts:
+            msg["reasoning_content"] = self.reasoning
+        if self.citations:
+            msg["citations"] = self.citations
+        return msg
+
+
+class ChunkEncoder:
+    """Encodes ``chat.completion.chunk`` SSE frames for one response (one id, one created)."""
+
+    __slots__ = ("_head", "_include_usage", "_tail", "completion_id", "created", "model")
+
+    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
+        self.completion_id = completion_id
+        self.created = created
+        self.model = model
+        self._include_usage = include_usage
+        self._head = (
+            b'data: {"id":'
+            + orjson.dumps(completion_id)
+            + b',"object":"chat.completion.chunk","created":'
+            + str(created).encode()
+            + b',"model":'
+            + orjson.dumps(model)
+            + b',"system_fingerprint":null,"choices":[{"index":0,"delta":'
+        )
+        self._tail = (
+            b',"logprobs":null,"finish_reason":null}]'
+            + (b',"usage":null' if include_usage else b"")
+            + b"}\n\n"
+        )
+
+    def role(self) -> bytes:
+        return self._head + b'{"role":"assistant","content":""}' + self._tail
+
+    def pieces(self, pieces: list[Piece]) -> bytes:
+        """One frame per run of same-kind pieces (queued text is coalesced)."""
+        frames: list[bytes] = []
+        i, n = 0, len(pieces)
+        while i < n:
+            kind = pieces[i].kind
+            j = i + 1
+            while j < n and pieces[j].kind == kind:
+                j += 1
+            text = pieces[i].text if j == i + 1 else "".join(p.text for p in pieces[i:j])
+            key = b'{"content":' if kind == "content" else b'{"reasoning_content":'
+            frames.append(self._head + key + orjson.dumps(text) + b"}" + self._tail)
+            i = j
+        return b"".join(frames)
+
+    def empty_delta(self) -> bytes:
+        return self._head + b'{"content":""}' + self._tail
+
+    def finish(self, reason: str) -> bytes:
+        return (
+            self._head
+            + b'{},"logprobs":null,"finish_reason":'
+            + orjson.dumps(reason)
+            + b"}]"
+            + (b',"usage":null' if self._include_usage else b"")
+            + b"}\n\n"
+        )
+
+    def usage(self, usage: dict[str, int]) -> bytes:
+        body = {
+            "id": self.completion_id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            "choices": [],
+            "usage": usage,
+        }
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+SSE_DONE = b"data: [DONE]\n\n"
+SSE_KEEPALIVE = b": keep-alive\n\n"
+
+
+def sse_error(error: BridgeError) -> bytes:
+    return b"data: " + orjson.dumps(error.to_dict()) + b"\n\n" + SSE_DONE
+
+
+def completion_body(
+    completion_id: str, created: int, model: str, answer: AnswerBuilder
+) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "message": answer.message(),
+                "logprobs": None,
+                "finish_reason": answer.finish_reason or "stop",
+            }
+        ],
+        "usage": answer.usage(),
+    }

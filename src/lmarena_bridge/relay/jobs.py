@@ -1,0 +1,299 @@
+"""One job's life on a worker: dispatch, raw chunks in, timeouts, cancel, failover.
+
+The per-chunk path (``Relay.on_frame`` -> ``Job.push`` -> ``JobRun.batches``) is hot: no
+logging, no per-chunk allocation beyond the chunk itself, and chunks that queue up while
+the client is slower than the worker are handed over together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
+from lmarena_bridge.protocol.worker import StatusReport, StructuredError, parse_control
+from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.site.errors import classify_failure, classify_seed_error
+
+log = logging.getLogger(__name__)
+
+DONE = "[DONE]"
+KEEPALIVE = object()  # yielded by JobRun.batches after a silence of keepalive seconds
+
+
+class _Lost:
+    """Terminal item: the worker went away."""
+
+
+_LOST = _Lost()
+
+
+class Job:
+    """Chunks of one request as they arrive from its worker."""
+
+    __slots__ = ("_items", "_waiter", "received", "request_id", "worker")
+
+    def __init__(self, request_id: str, worker: Worker) -> None:
+        self.request_id = request_id
+        self.worker = worker
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self.received = False  # any body data seen (then failover is no longer safe)
+
+    def push(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def take(self, timeout: float) -> list[Any] | None:
+        """Everything queued so far, waiting up to ``timeout`` for something; None on timeout."""
+        if not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter
+            try:
+                async with asyncio.timeout(timeout):
+                    await waiter
+            except TimeoutError:
+                return None
+            finally:
+                self._waiter = None
+        items, self._items = self._items, []
+        return items
+
+
+ControlListener = Callable[[Worker, BaseModel], None]
+
+
+class Relay:
+    """Routes frames between workers and jobs; owns the job table."""
+
+    def __init__(self, pool: WorkerPool, observer: RelayObserver) -> None:
+        self.pool = pool
+        self.observer = observer
+        self.jobs: dict[str, Job] = {}
+        self.control_listeners: list[ControlListener] = []
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def dispatch(self, payload: dict[str, Any], rec: RequestRecord) -> Job:
+        """Acquire a worker (may wait in the queue) and send it the job."""
+        t0 = time.monotonic()
+        worker = await self.pool.acquire()
+        rec.queue_wait += time.monotonic() - t0
+        request_id = uuid.uuid4().hex
+        job = Job(request_id, worker)
+        worker.jobs[request_id] = job
+        self.jobs[request_id] = job
+        rec.worker_id = worker.id
+        try:
+            await worker.conn.send({"request_id": request_id, "payload": payload})
+        except Exception:
+            self._forget(job)
+            job.push(_LOST)
+        self.observer.request_dispatched(rec)
+        return job
+
+    def _forget(self, job: Job) -> bool:
+        if self.jobs.pop(job.request_id, None) is None:
+            return False
+        job.worker.jobs.pop(job.request_id, None)
+        self.pool.release(job.worker)
+        return True
+
+    def finish(self, job: Job, *, abort: bool) -> None:
+        """Free the job's slot at once; tell a protocol-2 worker to stop fetching."""
+        if self._forget(job) and abort and not job.worker.closed and job.worker.protocol >= 2:
+            self.send_later(job.worker, {"type": "abort", "request_id": job.request_id})
+
+    def send_later(self, worker: Worker, frame: dict[str, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(self._send_quietly(worker, frame))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send_quietly(self, worker: Worker, frame: dict[str, Any]) -> None:
+        try:
+            await worker.conn.send(frame)
+        except Exception as exc:
+            log.debug("could not send %s to worker %s: %s", frame, worker.id, exc)
+
+    # -- frames from workers ---------------------------------------------------------------
+
+    def on_frame(self, worker: Worker, frame: Any) -> None:
+        """Handle one decoded frame. Malformed frames are logged and ignored."""
+        if not isinstance(frame, dict):
+            log.warning("worker %s sent a non-object frame; ignored", worker.id)
+            return
+        worker.last_seen = time.monotonic()
+        request_id = frame.get("request_id")
+        if request_id is not None:
+            job = self.jobs.get(request_id)
+            if job is None:
+                return  # finished or unknown request: late frames are expected after abort
+            if job.worker is not worker:
+                log.warning("worker %s sent data for another worker's job; ignored", worker.id)
+                return
+            if "data" in frame:
+                data = frame["data"]
+                if data.__class__ is str:
+                    if data == DONE:
+                        job.push(DONE)
+                    elif data:
+                        job.received = True
+                        job.push(data)
+                elif isinstance(data, dict) and "error" in data:
+                    self._job_failed(job, classify_seed_error(str(data["error"])))
+            elif isinstance(frame.get("error"), dict):
+                try:
+                    err = StructuredError.model_validate(frame["error"])
+                except ValidationError:
+                    log.warning("worker %s sent a malformed error frame; ignored", worker.id)
+                    return
+                self._job_failed(
+                    job,
+                    classify_failure(
+                        status=err.status,
+                        content_type=err.content_type,
+                        body=err.body or "",
+                        headers={k.lower(): v for k, v in err.headers.items()},
+                        message=err.message,
+                    ),
+                )
+            return
+        try:
+            msg = parse_control(frame)
+        except ValidationError as exc:
+            log.warning("worker %s sent a bad %r frame: %s", worker.id, frame.get("type"), exc)
+            return
+        if msg is None:
+            log.warning("worker %s sent an unknown frame %.200r; ignored", worker.id, frame)
+            return
+        if isinstance(msg, StatusReport):
+            self.pool.set_state(worker, msg.state, msg.detail)
+            if msg.page:
+                worker.page = msg.page
+        for listener in self.control_listeners:
+            listener(worker, msg)
+
+    def _job_failed(self, job: Job, error: SiteError) -> None:
+        if error.kind == "challenge":
+            self.challenge_seen(job.worker, error.message)
+        job.push(error)
+
+    def challenge_seen(self, worker: Worker, detail: str) -> None:
+        """Drain a challenged tab from routing and reload it once so the user can solve it."""
+        self.pool.set_state(worker, "challenge", detail[:200])
+        if not worker.refresh_sent and not worker.closed:
+            worker.refresh_sent = True
+            self.send_later(worker, {"command": "refresh"})
+
+    def on_worker_gone(self, worker: Worker) -> None:
+        self.pool.remove(worker)
+        for job in list(worker.jobs.values()):
+            self._forget(job)
+            job.push(_LOST)
+
+
+class JobRun:
+    """A request's job from dispatch to the end, with failover and deadlines.
+
+    ``batches()`` yields lists of raw body chunks (``str``) or ``KEEPALIVE``; it raises a
+    ``BridgeError`` on a site error, a timeout, or a worker lost after data was streamed.
+    A worker lost before any data arrived is replaced (up to ``max_attempts``).
+    """
+
+    def __init__(
+        self,
+        relay: Relay,
+        payload: dict[str, Any],
+        rec: RequestRecord,
+        *,
+        first_byte_timeout: float,
+        idle_timeout: float,
+        total_timeout: float,
+        keepalive: float,
+        max_attempts: int = 2,
+    ) -> None:
+        self.relay = relay
+        self.payload = payload
+        self.rec = rec
+        self.first_byte_timeout = first_byte_timeout
+        self.idle_timeout = idle_timeout
+        self.deadline = rec.started_mono + total_timeout
+        self.keepalive = keepalive
+        self.max_attempts = max_attempts
+        self.job: Job | None = None
+        self.done = False
+
+    async def start(self) -> None:
+        self.job = await self.relay.dispatch(self.payload, self.rec)
+
+    async def batches(self) -> AsyncIterator[Any]:
+        attempts = 1
+        job = self.job
+        assert job is not None, "start() first"
+        got_data = False
+        last = time.monotonic()
+        while True:
+            limit = self.idle_timeout if got_data else self.first_byte_timeout
+            now = time.monotonic()
+            wait = min(self.keepalive, last + limit - now, self.deadline - now)
+            items = await job.take(max(wait, 0.0))
+            if items is None:
+                now = time.monotonic()
+                if now >= self.deadline - 1e-3:
+                    raise Timeout(
+                        "The answer took longer than the total limit "
+                        "(total_timeout_seconds)."
+                    )
+                if now - last >= limit - 1e-3:
+                    what = "between two chunks" if got_data else "for the first chunk"
+                    raise Timeout(
+                        f"No data from the browser tab {what} for {limit:g} seconds."
+                    )
+                yield KEEPALIVE
+                continue
+            last = time.monotonic()
+            chunks: list[str] = []
+            for item in items:
+                if item.__class__ is str:
+                    if item is DONE or item == DONE:
+                        self.done = True
+                        break
+                    chunks.append(item)
+                elif isinstance(item, BridgeError):
+                    if chunks:
+                        yield chunks
+                    self.done = True
+                    raise item
+                elif item is _LOST:
+                    if chunks:
+                        yield chunks
+                    if not got_data and not job.received and attempts < self.max_attempts:
+                        attempts += 1
+                        log.info("worker lost before any data; retrying on another tab")
+                        job = self.job = await self.relay.dispatch(self.payload, self.rec)
+                        chunks = []
+                        break
+                    self.done = True
+                    raise WorkerDisconnected(
+                        "The browser tab disconnected (reloaded or closed) while answering."
+                    )
+            if chunks:
+                got_data = True
+                yield chunks
+            if self.done:
+                return
+
+    def close(self) -> None:
+        """Release the slot; abort the worker's fetch unless the body already ended."""
+        if self.job is not None:
+            self.relay.finish(self.job, abort=not self.done)

@@ -1,0 +1,114 @@
+"""Hooks the relay calls as requests and workers come and go.
+
+Metrics and the live monitor implement ``RelayObserver``; the relay holds a fan-out of
+them. Methods are called on the event loop and must not block.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lmarena_bridge.relay.pool import Worker
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One client request's life, shared with observers (never holds prompt text)."""
+
+    request_id: str
+    endpoint: str  # "chat" | "images"
+    model: str
+    stream: bool
+    started_at: float = field(default_factory=time.time)
+    started_mono: float = field(default_factory=time.monotonic)
+    worker_id: str | None = None
+    queue_wait: float = 0.0
+    first_token_mono: float | None = None
+    finished_mono: float | None = None
+    chars: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    outcome: str = "in_flight"  # success | error | cancelled
+    status: int = 200
+    error: str | None = None
+    error_code: str | None = None
+
+    @property
+    def ttft(self) -> float | None:
+        if self.first_token_mono is None:
+            return None
+        return self.first_token_mono - self.started_mono
+
+    @property
+    def duration(self) -> float:
+        end = self.finished_mono if self.finished_mono is not None else time.monotonic()
+        return end - self.started_mono
+
+
+class RelayObserver:
+    """No-op base; subclasses override what they need."""
+
+    def request_started(self, rec: RequestRecord) -> None: ...
+    def request_dispatched(self, rec: RequestRecord) -> None: ...
+    def first_token(self, rec: RequestRecord) -> None: ...
+    def request_finished(self, rec: RequestRecord) -> None: ...
+    def queue_changed(self, depth: int) -> None: ...
+    def worker_connected(self, worker: Worker) -> None: ...
+    def worker_disconnected(self, worker: Worker) -> None: ...
+    def worker_changed(self, worker: Worker) -> None: ...
+    def site_error(self, kind: str, model: str) -> None: ...
+    def unknown_prefixes(self, counts: Counter[str]) -> None: ...
+
+
+class Observers(RelayObserver):
+    """Fan-out to every registered observer; one failing observer never breaks a request."""
+
+    def __init__(self) -> None:
+        self._items: list[RelayObserver] = []
+
+    def add(self, obs: RelayObserver) -> None:
+        self._items.append(obs)
+
+    def _each(self, name: str, *args: object) -> None:
+        for obs in self._items:
+            try:
+                getattr(obs, name)(*args)
+            except Exception:  # observers are best-effort
+                _log.exception("observer %s failed in %s", obs, name)
+
+    def request_started(self, rec: RequestRecord) -> None:
+        self._each("request_started", rec)
+
+    def request_dispatched(self, rec: RequestRecord) -> None:
+        self._each("request_dispatched", rec)
+
+    def first_token(self, rec: RequestRecord) -> None:
+        self._each("first_token", rec)
+
+    def request_finished(self, rec: RequestRecord) -> None:
+        self._each("request_finished", rec)
+
+    def queue_changed(self, depth: int) -> None:
+        self._each("queue_changed", depth)
+
+    def worker_connected(self, worker: Worker) -> None:
+        self._each("worker_connected", worker)
+
+    def worker_disconnected(self, worker: Worker) -> None:
+        self._each("worker_disconnected", worker)
+
+    def worker_changed(self, worker: Worker) -> None:
+        self._each("worker_changed", worker)
+
+    def site_error(self, kind: str, model: str) -> None:
+        self._each("site_error", kind, model)
+
+    def unknown_prefixes(self, counts: Counter[str]) -> None:
+        self._each("unknown_prefixes", counts)

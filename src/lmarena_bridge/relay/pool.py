@@ -1,0 +1,217 @@
+"""Connected workers (browser tabs), their states, least-busy routing and the wait queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lmarena_bridge.errors import NoWorkerAvailable
+from lmarena_bridge.relay.observer import RelayObserver
+
+if TYPE_CHECKING:
+    from lmarena_bridge.relay.jobs import Job
+
+log = logging.getLogger(__name__)
+
+OPEN_SITE_HINT = (
+    "Open the LMArena site (https://lmarena.ai) in your browser with the LMArena Bridge "
+    "userscript installed and keep the tab open."
+)
+
+
+class WorkerConnection(Protocol):
+    """The transport to one tab. The WebSocket route is one adapter; tests may use another."""
+
+    async def send(self, frame: dict[str, Any]) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+@dataclass(eq=False)
+class Worker:
+    id: str
+    conn: WorkerConnection
+    protocol: int = 1
+    version: str = ""
+    page: str = ""
+    capabilities: frozenset[str] = frozenset()
+    state: str = "ready"  # ready | challenge | logged_out
+    state_detail: str = ""
+    limit: int = 6
+    connected_at: float = field(default_factory=time.time)
+    last_seen: float = field(default_factory=time.monotonic)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    reserved: int = 0  # slots handed out by acquire() but not yet released
+    refresh_sent: bool = False
+    closed: bool = False
+
+    @property
+    def load(self) -> int:
+        return self.reserved
+
+    @property
+    def routable(self) -> bool:
+        return not self.closed and self.state == "ready"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "protocol": self.protocol,
+            "version": self.version,
+            "page": self.page,
+            "state": self.state,
+            "detail": self.state_detail,
+            "load": self.load,
+            "limit": self.limit,
+            "connected_at": self.connected_at,
+        }
+
+
+class WorkerPool:
+    """Workers keyed by id; ``acquire`` hands out the least-busy ready worker with a free slot.
+
+    When none is free, callers wait FIFO in a bounded queue: ``queue_timeout`` while some
+    worker is connected, ``no_worker_timeout`` while none is (a tab reloading comes back in
+    a few seconds). Both end in ``NoWorkerAvailable`` (503 with Retry-After).
+    """
+
+    def __init__(
+        self,
+        *,
+        observer: RelayObserver,
+        limit: Callable[[], int],
+        queue_max: Callable[[], int],
+        queue_timeout: Callable[[], float],
+        no_worker_timeout: Callable[[], float],
+    ) -> None:
+        self.workers: dict[str, Worker] = {}
+        self._observer = observer
+        self._limit = limit
+        self._queue_max = queue_max
+        self._queue_timeout = queue_timeout
+        self._no_worker_timeout = no_worker_timeout
+        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._ids = itertools.count(1)
+
+    # -- membership ------------------------------------------------------------------------
+
+    def add(self, conn: WorkerConnection, **info: Any) -> Worker:
+        worker = Worker(id=f"w{next(self._ids)}", conn=conn, limit=self._limit(), **info)
+        self.workers[worker.id] = worker
+        log.info("worker %s connected (protocol %s) %s", worker.id, worker.protocol, worker.page)
+        self._observer.worker_connected(worker)
+        self._wake()
+        return worker
+
+    def remove(self, worker: Worker) -> None:
+        if self.workers.pop(worker.id, None) is None:
+            return
+        worker.closed = True
+        log.info("worker %s disconnected", worker.id)
+        self._observer.worker_disconnected(worker)
+
+    def set_state(self, worker: Worker, state: str, detail: str = "") -> None:
+        if worker.state == state and worker.state_detail == detail:
+            return
+        worker.state, worker.state_detail = state, detail
+        if state == "ready":
+            worker.refresh_sent = False
+        log.info("worker %s is %s %s", worker.id, state, detail)
+        self._observer.worker_changed(worker)
+        self._wake()
+
+    def update_info(self, worker: Worker, **info: Any) -> None:
+        for key, value in info.items():
+            setattr(worker, key, value)
+        self._observer.worker_changed(worker)
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for w in self.workers.values() if w.routable)
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._waiters)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _pick(self) -> Worker | None:
+        best: Worker | None = None
+        for w in self.workers.values():
+            if w.routable and w.reserved < w.limit and (best is None or w.reserved < best.reserved):
+                best = w
+        return best
+
+    async def acquire(self) -> Worker:
+        worker = self._pick() if not self._waiters else None
+        if worker is not None:
+            worker.reserved += 1
+            return worker
+        if len(self._waiters) >= self._queue_max():
+            raise NoWorkerAvailable(
+                "All browser tabs are busy and the wait queue is full; try again shortly.",
+                retry_after=5,
+            )
+        fut: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        self._observer.queue_changed(len(self._waiters))
+        connected = bool(self.workers)
+        timeout = self._queue_timeout() if connected else self._no_worker_timeout()
+        try:
+            async with asyncio.timeout(timeout):
+                return await fut
+        except BaseException as exc:
+            # A worker may have been handed over just as we timed out or were cancelled.
+            handed = fut.result() if fut.done() and not fut.cancelled() else None
+            fut.cancel()
+            if isinstance(exc, TimeoutError):
+                if handed is not None:
+                    return handed
+                raise self._unavailable() from None
+            if handed is not None:
+                self.release(handed)
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(fut)
+            self._observer.queue_changed(len(self._waiters))
+
+    def _unavailable(self) -> NoWorkerAvailable:
+        if not self.workers:
+            return NoWorkerAvailable(
+                f"No browser tab is connected to the bridge. {OPEN_SITE_HINT}", retry_after=10
+            )
+        if not any(w.routable for w in self.workers.values()):
+            states = ", ".join(sorted({w.state for w in self.workers.values()}))
+            return NoWorkerAvailable(
+                f"No browser tab is ready (tabs are: {states}). Check the site tab: complete "
+                "the Cloudflare check or log in, then try again.",
+                retry_after=10,
+            )
+        return NoWorkerAvailable(
+            "All browser tabs are busy; the request waited too long for a free one. Open "
+            "another site tab or try again shortly.",
+            retry_after=5,
+        )
+
+    def release(self, worker: Worker) -> None:
+        worker.reserved = max(0, worker.reserved - 1)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            worker = self._pick()
+            if worker is None:
+                return
+            fut = self._waiters.popleft()
+            if fut.done():
+                continue
+            worker.reserved += 1
+            fut.set_result(worker)

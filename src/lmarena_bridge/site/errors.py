@@ -1,0 +1,284 @@
+"""Classify the site's failures into :class:`~lmarena_bridge.errors.SiteError`.
+
+Inputs come from the worker: a protocol-2 structured error (status, content type, body,
+headers), a protocol-1 error string, or an in-stream ``a3`` line. Decisions are made on
+the HTTP status and headers first; the body only refines them (and is quoted so the user
+sees what the site said). Model output is never classified here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from lmarena_bridge.errors import SiteError
+
+# SITE_PROTOCOL §2.4, compared case-insensitively. "Attention Required! | Cloudflare" is a
+# WAF block rather than a challenge, but the cure is the same: look at the tab.
+_CHALLENGE_MARKERS = tuple(
+    m.lower()
+    for m in (
+        "<title>Just a moment",
+        "Enable JavaScript and cookies to continue",
+        "window._cf_chl_opt",
+        "cf-browser-verification",
+        "cf-challenge-running",
+        "__cf_chl_jschl_tk__",
+        "Checking your browser before accessing",
+        "DDoS protection by Cloudflare",
+        "Verifying you are human",
+        "Please complete the security check",
+        "challenges.cloudflare.com",
+        "Attention Required! | Cloudflare",
+    )
+)
+_CONTENT_POLICY = "content violates our terms"
+_EXCERPT_CHARS = 300
+_RETRY_CAP_SECONDS = 3600.0
+_RATE_LIMIT_DEFAULT_SECONDS = 30.0
+_CHALLENGE_RETRY_SECONDS = 10.0
+
+_SEED_STATUS = re.compile(
+    r"(?:(?:状态|status(?:\s*code)?)\s*[:：=]?\s*|\bHTTP(?:/[\d.]+)?\s+)(\d{3})\b", re.IGNORECASE
+)
+_SEED_BODY = re.compile(r"(?:内容|content|body)\s*[:：]\s*", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SPACES = re.compile(r"\s+")
+_STREAM_POLICY = re.compile(
+    r"content[ _-]?(?:policy|filter)|violates|terms of (?:use|service)|moderation",
+    re.IGNORECASE,
+)
+
+
+def classify_failure(
+    *,
+    status: int | None,
+    content_type: str | None,
+    body: str,
+    headers: Mapping[str, str] | None = None,
+    message: str = "",
+) -> SiteError:
+    """Map one failed site request to a SiteError with an OpenAI-fitting status and code.
+
+    ``status`` is None when ``fetch`` itself failed in the browser. ``message`` is the
+    worker's own description (used when the body says nothing).
+    """
+    hdrs = {k.lower(): v for k, v in (headers or {}).items()}
+    body = body or ""
+    lowered = body.lower()
+    said = _excerpt(body) or _excerpt(message)
+    quote = f" LMArena said: {said}" if said else ""
+
+    if _is_challenge(status, content_type, body, lowered, hdrs):
+        return SiteError(
+            "LMArena is showing a Cloudflare security check. Open the LMArena tab in your "
+            "browser, complete the check, then retry.",
+            kind="challenge",
+            status=503,
+            code="cloudflare_challenge",
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if status == 429:
+        wait = _retry_after(hdrs)
+        return SiteError(
+            f"LMArena rate limit reached; retry in about {round(wait)} s.{quote}",
+            kind="rate_limit",
+            status=429,
+            type="rate_limit_error",
+            code="rate_limit_exceeded",
+            retry_after=wait,
+        )
+    if status == 422 or _CONTENT_POLICY in lowered:
+        return SiteError(
+            f"LMArena rejected the request under its content policy.{quote}",
+            kind="content_policy",
+            status=400,
+            type="invalid_request_error",
+            code="content_policy_violation",
+        )
+    # Only the status decides this: "413" inside a UUID or a message means nothing (§7 #12).
+    if status == 413:
+        return SiteError(
+            "An attachment is too large for LMArena (its limit is about 5 MB); "
+            f"send a smaller image.{quote}",
+            kind="too_large",
+            status=413,
+            type="invalid_request_error",
+            code="attachment_too_large",
+        )
+    if status == 401:
+        return SiteError(
+            "LMArena refused the captured session: it belongs to another account or you are "
+            "logged out. Check that you are logged in on the LMArena tab, then re-capture ids "
+            f"with `lmarena-bridge capture-ids`.{quote}",
+            kind="session",
+            status=403,
+            type="permission_error",
+            code="site_session_rejected",
+        )
+    if status == 400 and "already has feedback" in lowered:
+        return SiteError(
+            "The captured LMArena message has been voted on and can no longer be retried; "
+            f"capture new ids with `lmarena-bridge capture-ids`.{quote}",
+            kind="session",
+            status=400,
+            type="invalid_request_error",
+            code="message_has_feedback",
+        )
+    if status == 403 and "recaptcha" in lowered:
+        return SiteError(
+            "LMArena's reCAPTCHA check failed. Use the LMArena tab once by hand (send a "
+            f"message there), then retry.{quote}",
+            kind="challenge",
+            status=503,
+            code="recaptcha_failed",
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if status is None:
+        reason = _excerpt(message) or _excerpt(body) or "network error"
+        return SiteError(
+            f"The browser could not reach LMArena ({reason}). Check the tab and your connection.",
+            kind="other",
+            status=502,
+            code="site_unreachable",
+        )
+    moved = hdrs.get("location", "")
+    hint = f" The site redirected to {moved}; open the bridge tab there." if moved else ""
+    return SiteError(
+        f"LMArena answered HTTP {status}.{quote}{hint}",
+        kind="other",
+        status=502,
+        code="site_error",
+    )
+
+
+def parse_seed_error(text: str) -> tuple[int | None, str]:
+    """Split a protocol-1 error string into (status, body).
+
+    Accepts ``网络响应不正常。状态: 429. 内容: {...}``, the English ``Status: 429.
+    Content: ...`` and plain text (no status: the whole text is the body).
+    """
+    found = _SEED_STATUS.search(text)
+    if found is None:
+        return None, text.strip()
+    status = int(found.group(1))
+    after = text[found.end() :]
+    marker = _SEED_BODY.search(after)
+    body = after[marker.end() :] if marker else after.lstrip(" .,;:")
+    return status, body.strip()
+
+
+def classify_seed_error(text: str) -> SiteError:
+    """Classify a protocol-1 ``{"error": "<text>"}`` frame."""
+    status, body = parse_seed_error(text)
+    return classify_failure(status=status, content_type=None, body=body, message=text)
+
+
+def classify_stream_error(message: str) -> SiteError:
+    """Classify an in-stream ``a3`` error: the site accepted the request, the answer failed."""
+    said = _excerpt(message) or "no details"
+    if _CONTENT_POLICY in message.lower() or _STREAM_POLICY.search(message):
+        return SiteError(
+            f"LMArena stopped the answer under its content policy. LMArena said: {said}",
+            kind="content_policy",
+            status=400,
+            type="invalid_request_error",
+            code="content_policy_violation",
+        )
+    return SiteError(
+        f"The answer failed on LMArena's side. LMArena said: {said}",
+        kind="other",
+        status=502,
+        code="site_stream_error",
+    )
+
+
+# ---- helpers ------------------------------------------------------------------------
+
+
+def _is_challenge(
+    status: int | None,
+    content_type: str | None,
+    body: str,
+    lowered: str,
+    hdrs: Mapping[str, str],
+) -> bool:
+    if status in (403, 503, None) and hdrs.get("cf-mitigated", "").strip().lower() == "challenge":
+        return True
+    head = body.lstrip()[:20].lower()
+    html = "text/html" in (content_type or "").lower() or head.startswith(("<!doctype", "<html"))
+    return html and any(marker in lowered for marker in _CHALLENGE_MARKERS)
+
+
+def _retry_after(hdrs: Mapping[str, str]) -> float:
+    """Seconds to wait: ``Retry-After``, else the ``ratelimit`` header's reset/remaining."""
+    seconds = _number(hdrs.get("retry-after"))
+    if seconds is None:
+        fields = _ratelimit_fields(hdrs.get("ratelimit", ""))
+        seconds = _number(fields.get("reset")) or _number(hdrs.get("ratelimit-reset"))
+        if seconds is None and hdrs.get("ratelimit-modality", "").strip().lower() == "image":
+            # The site reads ratelimit-remaining as seconds until images are allowed again.
+            seconds = _number(hdrs.get("ratelimit-remaining"))
+        if seconds is None:
+            # The site treats remaining= as seconds until the model is usable again (§2.3).
+            seconds = _number(fields.get("remaining"))
+    if seconds is None or seconds <= 0:
+        return _RATE_LIMIT_DEFAULT_SECONDS
+    return min(seconds, _RETRY_CAP_SECONDS)
+
+
+def _ratelimit_fields(value: str) -> dict[str, str]:
+    """``limit=3000, remaining=0, reset=30`` (also ``;``-separated) → a dict."""
+    fields: dict[str, str] = {}
+    for part in re.split(r"[,;]", value):
+        key, sep, val = part.partition("=")
+        if sep:
+            fields[key.strip().lower()] = val.strip().strip('"')
+    return fields
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None  # e.g. an HTTP date; the caller falls back to other hints
+    return number if number > 0 and number == number else None
+
+
+def _excerpt(text: str) -> str:
+    """The site's own words: a JSON ``error``/``message`` field, an HTML title, or the text."""
+    text = text.strip()
+    if not text:
+        return ""
+    if text[0] in "{[":
+        try:
+            said = _json_message(orjson.loads(text))
+        except orjson.JSONDecodeError:
+            said = None
+        if said:
+            text = said
+    elif text[:1] == "<":
+        title = _TITLE.search(text)
+        text = title.group(1) if title else re.sub(r"<[^>]*>", " ", text)
+    text = _SPACES.sub(" ", text).strip()
+    if len(text) > _EXCERPT_CHARS:
+        text = text[: _EXCERPT_CHARS - 1] + "…"
+    return text
+
+
+def _json_message(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("error", "message", "detail"):
+            inner = value.get(key)
+            if isinstance(inner, str) and inner:
+                return inner
+            if isinstance(inner, dict):
+                found = _json_message(inner)
+                if found:
+                    return found
+    return None

@@ -1,0 +1,311 @@
+"""OpenAI requests -> the worker's job payload (SITE_PROTOCOL §5.2-§5.7).
+
+Pure: reads one ``BridgeConfig`` snapshot, raises ``BridgeError`` subclasses for
+anything the client or the user must fix, and returns a frozen :class:`SiteJob`.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from lmarena_bridge.config.model import (
+    BridgeConfig,
+    EndpointEntry,
+    ModelTarget,
+    ids_are_set,
+)
+from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
+from lmarena_bridge.protocol.openai import ChatCompletionRequest, ChatMessage, ImagePart, TextPart
+from lmarena_bridge.protocol.worker import AttachmentPayload, JobPayload, MessageTemplate
+from lmarena_bridge.site.attachments import attachment_from_url
+
+Picker = Callable[[str, Sequence[EndpointEntry]], EndpointEntry]
+
+_BYPASS_MARKER = "--bypass"
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+
+
+def _short_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteJob:
+    """Everything the relay needs to run one site request and read its answer."""
+
+    payload: JobPayload
+    model: str
+    target: ModelTarget | None
+    is_image: bool
+    mode: str  # "direct_chat" | "battle"
+    battle_target: str  # "A" | "B"
+    side: str  # participant whose stream lines carry the answer: "a" | "b"
+    prompt_chars: int
+
+
+class EndpointRotation:
+    """Chooses an entry from a model's pool in model_endpoint_map.json.
+
+    ``round_robin`` (default) spreads requests over the pool in order, per model name, so
+    concurrent requests do not all regenerate the same captured message;
+    ``random`` matches the seed's ``random.choice``. Single-threaded use (the event loop).
+    """
+
+    def __init__(self, strategy: str = "round_robin", rng: random.Random | None = None) -> None:
+        if strategy not in ("round_robin", "random"):
+            raise ValueError(f"unknown endpoint pool strategy {strategy!r}")
+        self.strategy = strategy
+        self._rng = rng or random.Random()
+        self._counters: dict[str, int] = {}
+
+    def pick(self, model: str, entries: Sequence[EndpointEntry]) -> EndpointEntry:
+        if not entries:
+            raise ValueError(f"empty endpoint pool for {model!r}")
+        if self.strategy == "random":
+            return self._rng.choice(entries)
+        turn = self._counters.get(model, 0)
+        self._counters[model] = turn + 1
+        return entries[turn % len(entries)]
+
+    def reset(self) -> None:
+        """Forget the positions (e.g. after the map was reloaded)."""
+        self._counters.clear()
+
+
+def _first(model: str, entries: Sequence[EndpointEntry]) -> EndpointEntry:
+    return entries[0]
+
+
+def build_site_job(
+    req: ChatCompletionRequest,
+    config: BridgeConfig,
+    *,
+    pick: Picker | None = None,
+    new_id: Callable[[], str] = _short_id,
+) -> SiteJob:
+    """Translate a chat completion request; ``new_id`` names unnamed attachments.
+
+    Raises ModelNotFound (404) for a model in neither models.json nor the endpoint map,
+    InvalidRequest (400) for what the bridge cannot send, NotConfigured (400) when no
+    usable session/message ids exist for the model.
+    """
+    target = config.models.get(req.model)
+    if target is None and req.model not in config.endpoint_map:
+        raise ModelNotFound(
+            f"The model '{req.model}' does not exist in models.json. "
+            "See GET /v1/models for the available names.",
+            param="model",
+        )
+    if not req.messages:
+        raise InvalidRequest("'messages' must contain at least one message.", param="messages")
+    if req.n is not None and req.n > 1:
+        raise InvalidRequest("Only n=1 is supported: LMArena returns one answer.", param="n")
+    for field in ("tools", "functions"):
+        if getattr(req, field):
+            raise InvalidRequest(
+                f"'{field}' is not supported by the bridge: LMArena does not run client tools.",
+                param=field,
+            )
+
+    is_image = target.is_image if target is not None else False
+    templates = [_template(i, m, new_id) for i, m in enumerate(req.messages)]
+    if config.settings.tavern_mode_enabled:
+        templates = _merge_system(templates)
+    templates = _image_bypass(templates)
+    if config.settings.bypass_enabled and not is_image:
+        templates.append(MessageTemplate(role="user", content=" "))
+    return _finish_job(req.model, target, is_image, templates, config, pick)
+
+
+def build_image_job(
+    prompt: str,
+    model: str | None,
+    config: BridgeConfig,
+    *,
+    pick: Picker | None = None,
+) -> SiteJob:
+    """A job for ``/v1/images/generations``: one user message, ``is_image_request``.
+
+    ``model`` must name an image model of models.json; None or an OpenAI ``dall-e-*``
+    name means the first image model there. Raises InvalidRequest for a text model,
+    ModelNotFound for an unknown one, NotConfigured when models.json has no image model.
+    """
+    if not prompt.strip():
+        raise InvalidRequest("'prompt' must not be empty.", param="prompt")
+    name, target = _image_model(model, config)
+    templates = [MessageTemplate(role="user", content=prompt)]
+    return _finish_job(name, target, True, templates, config, pick)
+
+
+# ---- pipeline steps ------------------------------------------------------------------
+
+
+def _template(index: int, msg: ChatMessage, new_id: Callable[[], str]) -> MessageTemplate:
+    role = _ROLES.get(msg.role)
+    if role is None:
+        raise InvalidRequest(
+            f"messages[{index}] has role '{msg.role}': tool results are not supported by the "
+            "bridge (LMArena does not run client tools).",
+            param="messages",
+        )
+    # reasoning_content of earlier assistant turns is dropped on purpose: the site has no
+    # field for it and replaying it as text would change the conversation.
+    content = msg.content
+    attachments: list[AttachmentPayload] = []
+    if content is None:
+        text = ""
+    elif isinstance(content, str):
+        text = content
+    else:
+        texts: list[str] = []
+        for j, part in enumerate(content):
+            where = f"messages[{index}].content[{j}]"
+            if isinstance(part, TextPart):
+                texts.append(part.text)
+            elif isinstance(part, ImagePart):
+                attachments.append(attachment_from_url(part.image_url.url, where, new_id))
+            else:
+                # Some clients send {"type": "image_url", "image_url": "<url>"}.
+                loose = (part.model_extra or {}).get("image_url")
+                if part.type == "image_url" and isinstance(loose, str):
+                    attachments.append(attachment_from_url(loose, where, new_id))
+                else:
+                    raise InvalidRequest(
+                        f"Content part type '{part.type}' is not supported by the bridge "
+                        "(only 'text' and 'image_url' are).",
+                        param=where,
+                    )
+        text = "\n\n".join(texts)
+    if role == "user" and not text.strip():
+        text = " "  # the site refuses empty user messages
+    return MessageTemplate(role=role, content=text, attachments=attachments)
+
+
+def _merge_system(templates: list[MessageTemplate]) -> list[MessageTemplate]:
+    """Tavern mode: every system message merged, in order, into one at the front."""
+    systems = [t for t in templates if t.role == "system"]
+    if not systems:
+        return templates
+    merged = MessageTemplate(
+        role="system",
+        content="\n\n".join(t.content for t in systems),
+        attachments=[a for t in systems for a in t.attachments],
+    )
+    return [merged, *(t for t in templates if t.role != "system")]
+
+
+def _image_bypass(templates: list[MessageTemplate]) -> list[MessageTemplate]:
+    """The ``--bypass`` trick (§5.6): present the user's images as an assistant's output."""
+    last = templates[-1]
+    stripped = last.content.rstrip()
+    if (
+        last.role != "user"
+        or not stripped.endswith(_BYPASS_MARKER)
+        or not any(a.contentType.startswith("image/") for a in last.attachments)
+    ):
+        return templates
+    text = stripped[: -len(_BYPASS_MARKER)].strip() or " "
+    fake = MessageTemplate(role="assistant", content="", attachments=list(last.attachments))
+    out = [*templates[:-1], fake, MessageTemplate(role="user", content=text)]
+    if out[0].role == "assistant":
+        out.insert(0, MessageTemplate(role="user", content="Hi"))
+    return out
+
+
+def _image_model(model: str | None, config: BridgeConfig) -> tuple[str, ModelTarget | None]:
+    target = config.models.get(model) if model is not None else None
+    if target is not None:
+        if not target.is_image:
+            raise InvalidRequest(
+                f"The model '{model}' is not an image model (its models.json value has no "
+                "':image' suffix).",
+                param="model",
+            )
+        return target.name, target
+    if model is not None and model in config.endpoint_map:
+        return model, None  # mapped but not typed: trust the caller's choice of endpoint
+    if model is None or model.lower().startswith("dall-e"):
+        for name, candidate in config.models.items():
+            if candidate.is_image:
+                return name, candidate
+        raise NotConfigured(
+            "models.json has no image model; add one such as "
+            '"nano-banana": "null:image" to use /v1/images/generations.',
+            param="model",
+        )
+    raise ModelNotFound(
+        f"The model '{model}' does not exist in models.json.",
+        param="model",
+    )
+
+
+def _finish_job(
+    model: str,
+    target: ModelTarget | None,
+    is_image: bool,
+    templates: list[MessageTemplate],
+    config: BridgeConfig,
+    pick: Picker | None,
+) -> SiteJob:
+    session_id, message_id, mode, battle_target = _ids(model, config, pick or _first)
+    side: Literal["a", "b"]
+    if mode == "battle":
+        side = "b" if battle_target == "B" else "a"
+        for t in templates:
+            t.participantPosition = side
+    else:
+        side = "a"
+        for t in templates:
+            t.participantPosition = "b" if t.role == "system" else "a"
+    payload = JobPayload(
+        message_templates=templates,
+        target_model_id=target.model_id if target is not None else None,
+        session_id=session_id,
+        message_id=message_id,
+        is_image_request=is_image,
+    )
+    return SiteJob(
+        payload=payload,
+        model=model,
+        target=target,
+        is_image=is_image,
+        mode=mode,
+        battle_target=battle_target,
+        side=side,
+        prompt_chars=sum(len(t.content) for t in templates),
+    )
+
+
+def _ids(model: str, config: BridgeConfig, pick: Picker) -> tuple[str, str, str, str]:
+    """(session_id, message_id, mode, battle_target) for a model (§5.2)."""
+    settings = config.settings
+    entries = config.endpoint_map.get(model)
+    if entries:
+        entry = pick(model, entries)
+        session_id, message_id = entry.session_id, entry.message_id
+        if entry.mode is None:
+            mode: str = settings.id_updater_last_mode
+            target: str = entry.battle_target or settings.id_updater_battle_target
+        else:
+            mode, target = entry.mode, entry.battle_target or "A"
+        where = f"model_endpoint_map.json entry for '{model}'"
+    elif settings.use_default_ids_if_mapping_not_found:
+        session_id, message_id = settings.session_id, settings.message_id
+        mode, target = settings.id_updater_last_mode, settings.id_updater_battle_target
+        where = "config.jsonc"
+    else:
+        raise NotConfigured(
+            f"The model '{model}' has no entry in model_endpoint_map.json. Add one, or set "
+            '"use_default_ids_if_mapping_not_found": true in config.jsonc.',
+            param="model",
+        )
+    if not ids_are_set(session_id, message_id):
+        raise NotConfigured(
+            f"No LMArena session/message ids are set ({where}). Open the LMArena site in your "
+            "browser with the userscript running and run `lmarena-bridge capture-ids`."
+        )
+    return session_id, message_id, mode, target
