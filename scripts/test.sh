@@ -9,7 +9,7 @@ if ! [ -x /usr/bin/chromium ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
-.venv/bin/ruff check src tests bench
+.venv/bin/ruff check .
 set +e; .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; rc=$?; set -e
 if [ "$rc" -eq 5 ]; then echo "no tests were collected"; exit 1; fi
 exit "$rc"
