@@ -17,8 +17,8 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def check_config(config_dir: Path) -> tuple[list[str], bool]:
     """Return report lines and ``ok`` (False only when a file has problems).
 
-    Files with problems are reported with their defaults in the summary. Secrets (api_key,
-    worker_token) are never printed, only whether they are set.
+    The summary ignores files with problems (built-in defaults stand in). Secrets (api_key,
+    worker_token) and ids are never printed, only whether they are set.
     """
     config_dir = Path(config_dir)
     texts, problems = read_texts(config_dir)
@@ -36,7 +36,7 @@ def check_config(config_dir: Path) -> tuple[list[str], bool]:
             lines.append(f"  {name}: missing (defaults used; `lmarena-bridge serve` creates it)")
 
     if problems:
-        lines.append(f"Problems ({len(problems)}); a file with problems is summarised as defaults:")
+        lines.append(f"Problems ({len(problems)}); the summary below ignores these files:")
         lines.extend(f"  {problem}" for problem in problems)
     else:
         lines.append("No problems found.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import stat
 from collections.abc import Sequence
@@ -22,9 +23,16 @@ import json5
 PathStep = str | int
 
 # JSON5 whitespace; the BOM counts too so files saved by Notepad stay editable.
-_WS = frozenset(" \t\r\n\v\f\ufeff\u00a0\u2028\u2029")
-# Characters that end a bare scalar (number, true, false, null, NaN, Infinity).
-_SCALAR_STOP = _WS | frozenset(",:[]{}\"'/")
+_WS_CHARS = " \t\r\n\v\f\ufeff\u00a0\u2028\u2029"
+_WS = re.compile(f"[{_WS_CHARS}]+")
+# Regexes rather than character loops: a discovered model list can be 100 kB.
+# Unrolled "normal* (escape normal*)*" form: linear, and an escape pair is consumed whole,
+# so an escaped quote or backslash never ends the string early.
+_DOUBLE_QUOTED = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"', re.S)
+_SINGLE_QUOTED = re.compile(r"'[^'\\\n]*(?:\\.[^'\\\n]*)*'", re.S)
+# A bare scalar (number, true, false, null, NaN, Infinity) runs until one of these.
+_SCALAR = re.compile(f"[^{_WS_CHARS},:\\[\\]{{}}\"'/]+")
+_BARE_KEY = re.compile(r"[\w$]+")
 
 
 @dataclass(slots=True)
@@ -61,8 +69,8 @@ class _Scanner:
         """Skip whitespace and comments."""
         t = self.text
         while pos < self.n:
-            if t[pos] in _WS:
-                pos += 1
+            if match := _WS.match(t, pos):
+                pos = match.end()
             elif t.startswith("//", pos):
                 newline = t.find("\n", pos)
                 pos = self.n if newline < 0 else newline
@@ -95,38 +103,30 @@ class _Scanner:
             return self.container(pos, "array")
         if c in "\"'":
             return _Node("scalar", pos, self.string_end(pos))
-        end = pos
-        while end < self.n and self.text[end] not in _SCALAR_STOP:
-            end += 1
-        if end == pos:
+        match = _SCALAR.match(self.text, pos)
+        if match is None:
             raise self.error(pos, f"unexpected {c!r}")
-        return _Node("scalar", pos, end)
+        return _Node("scalar", pos, match.end())
 
     def string_end(self, pos: int) -> int:
-        t, quote, i = self.text, self.text[pos], pos + 1
-        while i < self.n:
-            c = t[i]
-            if c == "\\":
-                i += 2  # skips escaped quotes and backslashes alike
-                continue
-            if c == quote:
-                return i + 1
-            if c == "\n":
-                break
-            i += 1
-        raise self.error(pos, "unterminated string")
+        pattern = _DOUBLE_QUOTED if self.text[pos] == '"' else _SINGLE_QUOTED
+        match = pattern.match(self.text, pos)
+        if match is None:
+            raise self.error(pos, "unterminated string")
+        return match.end()
 
     def key(self, pos: int) -> tuple[str, int]:
         t = self.text
         if t[pos] in "\"'":
             end = self.string_end(pos)
-            return str(json5.loads(t[pos:end])), end
-        end = pos
-        while end < self.n and (t[end].isalnum() or t[end] in "_$"):
-            end += 1
-        if end == pos:
+            raw = t[pos:end]
+            if "\\" not in raw:
+                return raw[1:-1], end  # the common case; json5 is slow on every key
+            return str(json5.loads(raw)), end
+        match = _BARE_KEY.match(t, pos)
+        if match is None:
             raise self.error(pos, "expected a key")
-        return t[pos:end], end
+        return match.group(), match.end()
 
     def container(self, pos: int, kind: Literal["object", "array"]) -> _Node:
         t, close = self.text, "}" if kind == "object" else "]"
@@ -311,7 +311,9 @@ class _Document:
             assert previous.comma is not None
             edits.append((previous.comma, element.value.end, ""))
         else:
-            edits.append((element.start, end if not is_last or element.comma else after, ""))
+            # Inline: take the comma and the spaces after it, so the next member moves up.
+            followed = not is_last or element.comma is not None
+            edits.append((element.start, end if followed else after, ""))
         return self.apply(edits)
 
 

@@ -6,6 +6,7 @@ seed's files (plain JSON plus comments) always parse.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -27,6 +28,12 @@ def parse_jsonc(text: str, *, file: str) -> Any:
     """
     if not text.strip(" \t\r\n\ufeff"):
         raise ConfigFileError([ConfigProblem(file, None, "the file is empty (expected JSON)")])
+    try:
+        # Plain JSON (what the bridge itself writes) parses ~100x faster with the stdlib;
+        # a discovered available_models.json can be large.
+        return json.loads(text)
+    except ValueError:
+        pass
     try:
         return json5.loads(text)
     except ValueError as exc:

@@ -218,7 +218,7 @@ def _endpoint_map(
                 )
             )
             continue
-        entries = []
+        entries: list[EndpointEntry] = []
         for loc, item in items:
             if not isinstance(item, dict):
                 problems.append(
@@ -237,7 +237,9 @@ def _endpoint_map(
     return result if len(problems) == before else None
 
 
-def _available_models(data: Any, problems: list[ConfigProblem]) -> tuple[dict, ...] | None:
+def _available_models(
+    data: Any, problems: list[ConfigProblem]
+) -> tuple[dict[str, Any], ...] | None:
     file = AVAILABLE_MODELS_JSON
     if data is _UNPARSED:
         return None
@@ -251,7 +253,7 @@ def _available_models(data: Any, problems: list[ConfigProblem]) -> tuple[dict, .
             ConfigProblem(file, None, f"should be a list of model objects, not {_type_name(data)}")
         )
         return None
-    models = []
+    models: list[dict[str, Any]] = []
     ok = True
     for key, item in items:
         if not isinstance(item, dict):

@@ -91,7 +91,9 @@ class ConfigStore:
                 logger.exception("Config listener %r failed", callback)
         return True
 
-    async def watch(self, stop_event: asyncio.Event | None = None, debounce_ms: int = 150) -> None:
+    async def watch(
+        self, stop_event: asyncio.Event | None = None, *, debounce_ms: int = 150
+    ) -> None:
         """Reload whenever one of the four files changes, until ``stop_event`` is set.
 
         Changes within ``debounce_ms`` are handled as one. Raises ``FileNotFoundError`` if the

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lmarena_bridge.config.check import NO_IDS_HINT, check_config
+from lmarena_bridge.config.defaults import ensure_default_files
+
+
+def test_fresh_dir_reports_defaults(tmp_path: Path) -> None:
+    lines, ok = check_config(tmp_path)
+    assert ok
+    assert lines[0] == f"Config dir: {tmp_path.resolve()}"
+    assert "  config.jsonc: missing (defaults used; `lmarena-bridge serve` creates it)" in lines
+    assert "No problems found." in lines
+    assert "Global session ids: not set" in lines
+    assert (
+        "No session ids yet: open the site with the userscript and run "
+        "`lmarena-bridge capture-ids`" in lines
+    )
+    assert any(line.startswith("API key: not set") for line in lines)
+    assert "models.json: 3 models (image models: nano-banana)" in lines
+    assert "model_endpoint_map.json: 0 entries" in lines
+    assert "available_models.json: 0 models" in lines
+    assert "Listens on: 127.0.0.1:5102" in lines
+
+
+def test_configured_dir(tmp_path: Path) -> None:
+    ensure_default_files(tmp_path)
+    (tmp_path / "config.jsonc").write_text(
+        """{
+  // mine
+  "session_id": "0b2f-session", "message_id": "7c1d-message",
+  "id_updater_last_mode": "battle", "id_updater_battle_target": "B",
+  "api_key": "sk-very-secret", "worker_token": "tok-secret",
+  "host": "0.0.0.0", "port": 8080,
+  "prot": 1,
+}""",
+        encoding="utf-8",
+    )
+    entry = {"session_id": "s", "message_id": "m"}
+    (tmp_path / "model_endpoint_map.json").write_text(
+        json.dumps({"a": entry, "b": [entry, entry]}), encoding="utf-8"
+    )
+    (tmp_path / "available_models.json").write_text(json.dumps([{"id": 1}]), encoding="utf-8")
+    lines, ok = check_config(tmp_path)
+    text = "\n".join(lines)
+    assert ok
+    assert "  config.jsonc: present" in lines
+    assert "Mode of the global ids: battle (side B)" in lines
+    assert "Global session ids: set" in lines
+    assert NO_IDS_HINT not in lines
+    assert "API key: set (required on /v1/* and the monitor)" in lines
+    assert "secret" not in text
+    assert "0b2f-session" not in text
+    assert "Unknown keys in config.jsonc (ignored; typo?): prot" in lines
+    assert "model_endpoint_map.json: 2 entries (1 pool)" in lines
+    assert "available_models.json: 1 model" in lines
+    assert "Listens on: 0.0.0.0:8080 (reachable from other machines)" in lines
+
+
+def test_placeholder_ids_are_not_set(tmp_path: Path) -> None:
+    (tmp_path / "config.jsonc").write_text(
+        '{"session_id": "YOUR_SESSION_ID", "message_id": "YOUR_MESSAGE_ID"}', encoding="utf-8"
+    )
+    lines, ok = check_config(tmp_path)
+    assert ok
+    assert NO_IDS_HINT in lines
+
+
+def test_problems_make_check_fail(tmp_path: Path) -> None:
+    ensure_default_files(tmp_path)
+    (tmp_path / "config.jsonc").write_text('{"port": "abc", "api_key": "k"}', encoding="utf-8")
+    (tmp_path / "models.json").write_text('{"x": 1,,}', encoding="utf-8")
+    lines, ok = check_config(tmp_path)
+    assert not ok
+    start = lines.index("Problems (2); the summary below ignores these files:")
+    port_problem, models_problem = lines[start + 1 : start + 3]
+    assert port_problem.startswith("  config.jsonc: key 'port': Input should be a valid integer")
+    assert models_problem.startswith("  models.json: line 1, column ")
+    # The broken files do not count: built-in defaults stand in for them.
+    assert "API key: set (required on /v1/* and the monitor)" not in lines
+    assert "models.json: 0 models" in lines
+    assert "Listens on: 127.0.0.1:5102" in lines
