@@ -7,10 +7,14 @@ from pathlib import Path
 
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.config.store import ConfigStore
+from lmarena_bridge.metrics import BridgeMetrics
+from lmarena_bridge.monitor import MonitorHub
 from lmarena_bridge.relay.chat import ChatService
+from lmarena_bridge.relay.images import ImageService
 from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
+from lmarena_bridge.relay.tab_requests import TabRequests
 from lmarena_bridge.site.request import EndpointRotation
 
 
@@ -27,8 +31,14 @@ class Bridge:
             no_worker_timeout=lambda: self.settings.no_worker_timeout_seconds,
         )
         self.relay = Relay(self.pool, self.observers)
+        self.metrics = BridgeMetrics(self.pool, self.config)
+        self.monitor = MonitorHub(self.pool, config_store, started_at=self.started_at)
+        self.observers.add(self.metrics)
+        self.observers.add(self.monitor)
         self.rotation = EndpointRotation()
         self.chat = ChatService(self.relay, self.config, self.observers, self.rotation)
+        self.images = ImageService(self.relay, self.config, self.observers, self.rotation)
+        self.tab_requests = TabRequests(self.relay)
 
     @property
     def config_dir(self) -> Path:

@@ -67,6 +67,22 @@ def setup_logging(level: str) -> None:
     )
 
 
+def startup_lines(host: str, port: int, *, api_key_set: bool) -> list[str]:
+    """What `serve` prints on start: where things are, and that no tab is connected yet."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    key_note = " (asks for the api_key once)" if api_key_set else ""
+    return [
+        f"LMArena Bridge {__version__}",
+        f"  OpenAI API:   {base}/v1",
+        f"  Monitor:      {base}/monitor{key_note}",
+        f"  Userscript:   {base}/userscript.user.js  (open it to install in Tampermonkey)",
+        f"  Metrics:      {base}/metrics   Health: {base}/health/ready",
+        "No browser tab connected yet — open https://lmarena.ai with the userscript "
+        "installed; the first connection is logged.",
+    ]
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -86,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(config_dir)
+    print("\n".join(startup_lines(host, port, api_key_set=bool(settings.api_key))), flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -18,7 +18,10 @@ from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.config.defaults import ensure_default_files
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError, InvalidRequest
+from lmarena_bridge.http import monitor as monitor_routes
 from lmarena_bridge.http import openai_routes, userscript_route, worker_ws
+from lmarena_bridge.http.image_routes import router as image_router
+from lmarena_bridge.http.internal_routes import router as internal_router
 from lmarena_bridge.http.responses import JSONBytes, error_response
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,15 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         watcher = asyncio.create_task(store.watch(stop)) if watch_config else None
+        ticker = asyncio.create_task(bridge.monitor.run())
         try:
             yield
         finally:
             stop.set()
+            ticker.cancel()
+            bridge.monitor.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -87,4 +95,7 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> FastAPI:
     app.include_router(openai_routes.router)
     app.include_router(worker_ws.router)
     app.include_router(userscript_route.router)
+    app.include_router(image_router)
+    app.include_router(internal_router)
+    app.include_router(monitor_routes.router)
     return app

@@ -1,0 +1,276 @@
+"""``/internal/*``: what the CLI tools (and seed-era scripts) ask of the browser tabs.
+
+Every route is refused to a browser page from a foreign origin (the site's origins,
+``allowed_origins``, the bridge's own pages such as the monitor, or
+``?token=<worker_token>`` pass). Our own endpoints also need the
+api key when one is set; the seed-compatible ones answer as the seed did and cannot
+require it, because the seed's scripts never send one (SITE_PROTOCOL §4.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.responses import Response
+
+from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
+from lmarena_bridge.http.auth import check_api_key, origin_allowed, token_matches
+from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.tab_requests import TabRequests, write_available_models
+from lmarena_bridge.site.models import extract_models
+
+log = logging.getLogger(__name__)
+
+PAGE_SOURCE_TIMEOUT_SECONDS = 20.0
+MAX_CAPTURE_WAIT_SECONDS = 60.0
+SEED_NOT_CONNECTED = "Browser client not connected."
+
+
+def _bridge(request: Request) -> Bridge:
+    return request.app.state.bridge
+
+
+def _own_page(origin: str | None, host: str | None) -> bool:
+    """The bridge's own pages (the monitor), reached at an IP address or ``localhost``.
+
+    A page of a rebound domain also sends an Origin equal to its Host, so a host name
+    other than ``localhost`` is not trusted here.
+    """
+    if not origin or not host:
+        return False
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
+        return False
+    name = (parts.hostname or "").lower()
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def guard_origin(request: Request) -> None:
+    """Refuse a browser page of another site (DNS rebinding / CSRF against localhost)."""
+    settings = _bridge(request).settings
+    if token_matches(settings.worker_token, request.query_params.get("token")):
+        return
+    origin = request.headers.get("origin")
+    if _own_page(origin, request.headers.get("host")):
+        return
+    if not origin_allowed(origin, settings.allowed_origins):
+        log.warning("refused %s %s from origin %s", request.method, request.url.path, origin)
+        raise BridgeError(
+            f"Requests from the origin {origin} are not allowed on /internal/*; add it to "
+            "allowed_origins in config.jsonc if it is yours.",
+            status=403,
+            type="invalid_request_error",
+            code="origin_not_allowed",
+        )
+
+
+router = APIRouter(prefix="/internal", dependencies=[Depends(guard_origin)])
+
+
+class TabChoice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    worker_id: str | None = None
+
+
+def _cors(request: Request) -> dict[str, str]:
+    """CORS answer for an allowed browser origin (seed-era userscripts POST cross-origin)."""
+    origin = request.headers.get("origin")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+
+
+def _json(request: Request, body: Any, status: int = 200) -> Response:
+    return JSONBytes(body, status_code=status, headers=_cors(request))
+
+
+def _not_connected(request: Request, exc: NoWorkerAvailable) -> Response:
+    """Our error envelope plus the seed's ``detail`` key, which its scripts print."""
+    return JSONBytes(
+        {**exc.to_dict(), "detail": SEED_NOT_CONNECTED},
+        status_code=exc.status,
+        headers={**exc.headers(), **_cors(request)},
+    )
+
+
+async def _our_form(request: Request) -> TabChoice | None:
+    """The JSON body of our extended form (api key checked), or None for the seed's
+    bodiless form."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    check_api_key(_bridge(request).settings.api_key, request.headers)
+    try:
+        return TabChoice.model_validate(orjson.loads(raw))
+    except (orjson.JSONDecodeError, ValidationError) as exc:
+        raise InvalidRequest(
+            f"The request body must be a JSON object like {{\"worker_id\": \"w1\"}} ({exc}).",
+            code="invalid_json",
+        ) from None
+
+
+def _tabs(request: Request) -> TabRequests:
+    return _bridge(request).tab_requests
+
+
+@router.options("/{path:path}", include_in_schema=False)
+async def preflight(request: Request, path: str) -> Response:
+    headers = {
+        **_cors(request),
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Authorization",
+        "Access-Control-Max-Age": "600",
+    }
+    if request.headers.get("access-control-request-private-network") == "true":
+        headers["Access-Control-Allow-Private-Network"] = "true"
+    return Response(status_code=204, headers=headers)
+
+
+@router.get("/workers")
+async def list_workers(request: Request) -> Response:
+    bridge = _bridge(request)
+    check_api_key(bridge.settings.api_key, request.headers)
+    workers = [
+        {**w.describe(), "capabilities": sorted(w.capabilities)}
+        for w in bridge.pool.workers.values()
+    ]
+    return _json(request, {"workers": workers})
+
+
+# -- id capture ---------------------------------------------------------------------------
+
+
+@router.post("/start_id_capture")
+async def start_id_capture(request: Request) -> Response:
+    """Arm id capture in one tab. Seed form: no body, the first ready tab."""
+    choice = await _our_form(request)
+    try:
+        worker = _tabs(request).pick_worker(choice.worker_id if choice else None)
+    except NoWorkerAvailable as exc:
+        return _not_connected(request, exc)
+    capture = _tabs(request).start_capture(worker)
+    return _json(
+        request,
+        {
+            "status": "success",
+            "message": "Activation command sent.",
+            "capture_id": capture.id,
+            "worker_id": worker.id,
+            "protocol": worker.protocol,
+            "page": worker.page,
+        },
+    )
+
+
+@router.get("/id_capture/{capture_id}")
+async def id_capture(request: Request, capture_id: str, wait: float = 0.0) -> Response:
+    """The capture's state; ``wait`` > 0 long-polls up to that many seconds (max 60)."""
+    check_api_key(_bridge(request).settings.api_key, request.headers)
+    tabs = _tabs(request)
+    capture = tabs.capture(capture_id)
+    if capture is None:
+        raise BridgeError(
+            f"No id capture '{capture_id}' (it finished long ago or never existed).",
+            status=404,
+            type="invalid_request_error",
+            code="capture_not_found",
+        )
+    if wait > 0:
+        await tabs.wait_capture(capture, min(wait, MAX_CAPTURE_WAIT_SECONDS))
+    return _json(request, capture.describe())
+
+
+# -- page source and models ---------------------------------------------------------------
+
+
+async def _save_models(bridge: Bridge, models: list[dict[str, Any]]) -> None:
+    await asyncio.to_thread(write_available_models, bridge.config_dir, models)
+    bridge.config_store.reload()
+    log.info("available_models.json updated with %d models", len(models))
+
+
+async def _refresh_from(bridge: Bridge, worker: Worker) -> None:
+    """Background part of the seed's request_model_update for a protocol-2 tab."""
+    try:
+        html = await bridge.tab_requests.page_source(worker, PAGE_SOURCE_TIMEOUT_SECONDS)
+    except BridgeError as exc:
+        log.warning("model update: %s", exc.message)
+        return
+    models = extract_models(html)
+    if not models:
+        log.warning("model update: no model list in the page of worker %s", worker.id)
+        return
+    await _save_models(bridge, models)
+
+
+@router.post("/request_model_update")
+async def request_model_update(request: Request) -> Response:
+    """The seed's: ask a tab for its page; available_models.json is rewritten when it
+    arrives. Answers at once."""
+    bridge = _bridge(request)
+    try:
+        worker = bridge.tab_requests.pick_worker()
+    except NoWorkerAvailable as exc:
+        return _not_connected(request, exc)
+    if worker.protocol >= 2:
+        bridge.tab_requests.spawn(_refresh_from(bridge, worker))
+    else:
+        # A seed-era tab answers by POSTing to /internal/update_available_models.
+        bridge.relay.send_later(worker, {"command": "send_page_source"})
+    return _json(request, {"status": "success", "message": "Request to send page source sent."})
+
+
+@router.post("/page_source")
+async def page_source(request: Request) -> Response:
+    """Ask a tab for its page and answer with the models found in it (waits ~20 s)."""
+    bridge = _bridge(request)
+    check_api_key(bridge.settings.api_key, request.headers)
+    choice = await _our_form(request)
+    worker = bridge.tab_requests.pick_worker(choice.worker_id if choice else None)
+    html = await bridge.tab_requests.page_source(worker, PAGE_SOURCE_TIMEOUT_SECONDS)
+    models = extract_models(html)
+    if not models:
+        raise BridgeError(
+            f"No model list found in the page of browser tab {worker.id} ({worker.page}). "
+            "Is it showing a Cloudflare check or a login page? Open an LMArena chat page "
+            "and try again.",
+            status=502,
+            code="no_models_in_page",
+        )
+    return _json(request, {"models": models, "worker_id": worker.id, "page": worker.page})
+
+
+@router.post("/update_available_models")
+async def update_available_models(request: Request) -> Response:
+    """A seed-era tab POSTs its page HTML here (origin-checked, no api key)."""
+    bridge = _bridge(request)
+    raw = await request.body()
+    if not raw:
+        return _json(
+            request, {"status": "error", "message": "No HTML content received."}, status=400
+        )
+    html = raw.decode("utf-8", errors="replace")
+    bridge.tab_requests.page_posted(html)
+    models = extract_models(html)
+    if not models:
+        return _json(
+            request,
+            {"status": "error", "message": "Could not extract model data from HTML."},
+            status=400,
+        )
+    await _save_models(bridge, models)
+    return _json(request, {"status": "success", "message": "Available models file updated."})

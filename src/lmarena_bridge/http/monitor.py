@@ -1,0 +1,162 @@
+"""Observability routes: the /monitor page and its socket, /metrics, /health.
+
+The page itself holds no data: everything arrives over ``/ws/monitor``, which requires
+the api_key (``?key=``) when one is set, so the page can load and ask for the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from lmarena_bridge import __version__
+from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.http.auth import check_api_key, token_matches
+from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.monitor import Subscriber
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+# The page is self-contained (inline CSS/JS); it may only talk back to the bridge itself.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+KEY_REQUIRED_REASON = "api key required"
+NOT_READY_NO_TAB = "no browser tab connected"
+NOT_READY_NONE_READY = "tabs connected but none ready (challenge/logged_out)"
+
+
+@cache
+def monitor_page() -> bytes:
+    return resources.files("lmarena_bridge").joinpath("static/monitor.html").read_bytes()
+
+
+def _bridge(conn: Request | WebSocket) -> Bridge:
+    return conn.app.state.bridge
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """No Origin (not a browser) or an http(s) Origin naming the host the bridge was reached at."""
+    if origin is None:
+        return True
+    if not host:
+        return False
+    parts = urlsplit(origin.strip())
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+# -- page and socket -------------------------------------------------------------------------
+
+
+@router.get("/monitor", include_in_schema=False)
+async def monitor(request: Request) -> Response:
+    return Response(monitor_page(), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.websocket("/ws/monitor")
+async def monitor_socket(ws: WebSocket) -> None:
+    bridge = _bridge(ws)
+    if not same_origin(ws.headers.get("origin"), ws.headers.get("host")):
+        log.warning("refused a monitor connection from origin %s", ws.headers.get("origin"))
+        await ws.close(code=1008)  # before accept: the handshake gets HTTP 403
+        return
+    await ws.accept()
+    api_key = bridge.settings.api_key
+    if api_key and not token_matches(api_key, ws.query_params.get("key")):
+        # Accepted first so the page sees code 1008 and can ask for the key.
+        await ws.close(code=1008, reason=KEY_REQUIRED_REASON)
+        return
+
+    async def send(text: str) -> None:
+        await ws.send_text(text)
+
+    async def close() -> None:
+        await ws.close(code=1013, reason="monitor page fell behind")
+
+    hub = bridge.monitor
+    sub = hub.subscribe(send, close)
+    try:
+        while True:
+            raw = await ws.receive_text()
+            _on_action(bridge, sub, raw)
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # RuntimeError: the socket was closed by us (a page that fell behind)
+    finally:
+        hub.unsubscribe(sub)
+
+
+def _on_action(bridge: Bridge, sub: Subscriber, raw: str) -> None:
+    try:
+        msg: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        msg = None
+    action = msg.get("action") if isinstance(msg, dict) else None
+    result: dict[str, Any] = {"type": "action_result", "action": action, "ok": False}
+    if action == "refresh_worker":
+        worker = bridge.pool.workers.get(str(msg.get("worker_id")))
+        if worker is None:
+            result["message"] = "That tab is no longer connected."
+        else:
+            bridge.relay.send_later(worker, {"command": "refresh"})
+            log.info("monitor asked worker %s to reload its page", worker.id)
+            result.update(ok=True, worker_id=worker.id, message=f"Reload sent to tab {worker.id}.")
+    else:
+        result["message"] = "Unknown action."
+    bridge.monitor.reply(sub, result)
+
+
+# -- metrics and health ----------------------------------------------------------------------
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    bridge = _bridge(request)
+    check_api_key(bridge.settings.api_key, request.headers)
+    return Response(bridge.metrics.render(), headers={"Content-Type": bridge.metrics.content_type})
+
+
+@router.get("/health", include_in_schema=False)
+async def health(request: Request) -> Response:
+    """Liveness: the process answers."""
+    bridge = _bridge(request)
+    return JSONBytes(
+        {
+            "status": "ok",
+            "uptime_seconds": round(time.time() - bridge.started_at, 3),
+            "version": __version__,
+        }
+    )
+
+
+@router.get("/health/ready", include_in_schema=False)
+async def ready(request: Request) -> Response:
+    """Readiness: 200 when at least one tab can take a request, else 503 with the reason."""
+    pool = _bridge(request).pool
+    connected, ready_count = len(pool.workers), pool.ready_count
+    body: dict[str, Any] = {
+        "workers_connected": connected,
+        "workers_ready": ready_count,
+        "queue_depth": pool.queue_depth,
+    }
+    if ready_count:
+        return JSONBytes({"status": "ready", **body})
+    reason = NOT_READY_NONE_READY if connected else NOT_READY_NO_TAB
+    return JSONBytes({"status": "not_ready", "reason": reason, **body}, status_code=503)

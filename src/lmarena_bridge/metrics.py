@@ -1,0 +1,244 @@
+"""Prometheus metrics for one bridge, built against the bridge's own registry.
+
+Every label is bounded: model names are those of the config in force (anything else is
+``other``), outcomes, endpoints, status codes and error kinds are small fixed sets, and
+stream prefixes are the site's two-character line codes. Request ids and prompt text
+never become labels.
+
+Worker and queue gauges are read from the pool at scrape time, so they cannot drift from
+the truth; everything else is counted in the observer hooks, once per request (never per
+chunk).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client import Counter as PromCounter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from lmarena_bridge import __version__
+from lmarena_bridge.config.model import BridgeConfig
+from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.pool import Worker, WorkerPool
+
+PREFIX = "lmarena_bridge"
+OTHER = "other"
+ENDPOINTS = frozenset({"chat", "images"})
+OUTCOMES = frozenset({"success", "error", "cancelled"})
+SITE_ERROR_KINDS = frozenset(
+    {"challenge", "rate_limit", "content_policy", "too_large", "session", "other"}
+)
+# busy: ready and running at least one job (it may still have free slots; see README).
+WORKER_STATES = ("ready", "busy", "challenge", "logged_out")
+CLIENT_CLOSED_STATUS = "499"  # nginx's "client closed request", as in the request log line
+
+_PREFIX_RE = re.compile(r"^[ab][0-9a-z]$")
+
+# A whole answer takes seconds to minutes (total_timeout_seconds defaults to 900).
+DURATION_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900)
+TTFT_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60, 120)
+QUEUE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60)
+
+
+def prefix_label(prefix: str) -> str:
+    """The site's line code (``a7``) if it looks like one, else ``other`` (bounds the label)."""
+    return prefix if _PREFIX_RE.match(prefix) else OTHER
+
+
+def worker_bucket(worker: Worker) -> str:
+    """The state a worker is counted under in ``lmarena_bridge_workers``."""
+    if worker.state == "ready":
+        return "busy" if worker.load > 0 else "ready"
+    return worker.state if worker.state in WORKER_STATES else OTHER
+
+
+class _PoolCollector:
+    """Gauges read from the pool when Prometheus scrapes."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self._pool = pool
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families(with_samples=False)
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families(with_samples=True)
+
+    def _families(self, *, with_samples: bool) -> list[Metric]:
+        workers = GaugeMetricFamily(
+            f"{PREFIX}_workers",
+            "Connected browser tabs by state (busy = ready with at least one job).",
+            labels=["state"],
+        )
+        jobs = GaugeMetricFamily(
+            f"{PREFIX}_worker_jobs", "Job slots in use across all connected tabs."
+        )
+        slots = GaugeMetricFamily(
+            f"{PREFIX}_worker_slots",
+            "Job slots of all ready tabs (max_concurrent_per_worker each).",
+        )
+        queue = GaugeMetricFamily(f"{PREFIX}_queue_depth", "Requests waiting for a free tab.")
+        if with_samples:
+            counts = dict.fromkeys(WORKER_STATES, 0)
+            used = capacity = 0
+            for w in list(self._pool.workers.values()):
+                bucket = worker_bucket(w)
+                counts[bucket] = counts.get(bucket, 0) + 1
+                used += w.load
+                if w.routable:
+                    capacity += w.limit
+            for state, n in counts.items():
+                workers.add_metric([state], n)
+            jobs.add_metric([], used)
+            slots.add_metric([], capacity)
+            queue.add_metric([], self._pool.queue_depth)
+        return [workers, jobs, slots, queue]
+
+
+class BridgeMetrics(RelayObserver):
+    """The bridge's metrics; ``render()`` gives the text exposition for ``/metrics``."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, pool: WorkerPool, config: Callable[[], BridgeConfig]) -> None:
+        self.registry = CollectorRegistry()
+        self._config = config
+        r = self.registry
+        Info(f"{PREFIX}_build", "Bridge version.", registry=r).info({"version": __version__})
+        Gauge(
+            f"{PREFIX}_start_time_seconds", "When the bridge started (Unix time).", registry=r
+        ).set(time.time())
+        self.requests = PromCounter(
+            f"{PREFIX}_requests",
+            "Finished client requests.",
+            ["endpoint", "model", "outcome", "status"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            f"{PREFIX}_request_duration_seconds",
+            "Client request duration, from arrival to the last byte.",
+            ["endpoint", "model", "outcome"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            f"{PREFIX}_time_to_first_token_seconds",
+            "From a request's arrival to the first answer text (queue wait included).",
+            ["endpoint", "model"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            f"{PREFIX}_queue_wait_seconds",
+            "Time a dispatched request waited for a free tab.",
+            ["endpoint"],
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        self.input_tokens = PromCounter(
+            f"{PREFIX}_input_tokens",
+            "Prompt tokens of successful requests (site usage, else an estimate).",
+            ["endpoint", "model"],
+            registry=r,
+        )
+        self.output_tokens = PromCounter(
+            f"{PREFIX}_output_tokens",
+            "Completion tokens of successful requests (site usage, else an estimate).",
+            ["endpoint", "model"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            f"{PREFIX}_requests_in_flight",
+            "Client requests started and not finished (queued ones included).",
+            registry=r,
+        )
+        self.connects = PromCounter(
+            f"{PREFIX}_worker_connects", "Browser tab connections.", registry=r
+        )
+        self.disconnects = PromCounter(
+            f"{PREFIX}_worker_disconnects", "Browser tab disconnections.", registry=r
+        )
+        self.site_errors = PromCounter(
+            f"{PREFIX}_site_errors",
+            "Failures reported by the site, by kind.",
+            ["kind", "model"],
+            registry=r,
+        )
+        self.cancellations = PromCounter(
+            f"{PREFIX}_client_cancellations",
+            "Requests the client abandoned before the answer ended.",
+            ["endpoint", "model"],
+            registry=r,
+        )
+        self.unknown_prefixes_seen = PromCounter(
+            f"{PREFIX}_unknown_stream_prefixes",
+            "Site stream lines with a code the parser does not know (a format change).",
+            ["prefix"],
+            registry=r,
+        )
+        # Pre-create the label-free series and the fixed error kinds, so a dashboard sees
+        # zeros instead of missing series before the first event.
+        for kind in sorted(SITE_ERROR_KINDS):
+            self.site_errors.labels(kind, OTHER)
+        r.register(_PoolCollector(pool))
+
+    # -- labels ----------------------------------------------------------------------------
+
+    def model_label(self, model: str) -> str:
+        cfg = self._config()
+        return model if model in cfg.models or model in cfg.endpoint_map else OTHER
+
+    @staticmethod
+    def _endpoint(rec: RequestRecord) -> str:
+        return rec.endpoint if rec.endpoint in ENDPOINTS else OTHER
+
+    # -- observer hooks --------------------------------------------------------------------
+
+    def request_started(self, rec: RequestRecord) -> None:
+        self.in_flight.inc()
+
+    def first_token(self, rec: RequestRecord) -> None:
+        ttft = rec.ttft
+        if ttft is not None:
+            self.ttft.labels(self._endpoint(rec), self.model_label(rec.model)).observe(ttft)
+
+    def request_finished(self, rec: RequestRecord) -> None:
+        self.in_flight.dec()
+        endpoint, model = self._endpoint(rec), self.model_label(rec.model)
+        outcome = rec.outcome if rec.outcome in OUTCOMES else OTHER
+        status = CLIENT_CLOSED_STATUS if outcome == "cancelled" else str(rec.status)
+        self.requests.labels(endpoint, model, outcome, status).inc()
+        self.duration.labels(endpoint, model, outcome).observe(rec.duration)
+        if rec.worker_id is not None:  # it reached a tab; requests refused in the queue did not
+            self.queue_wait.labels(endpoint).observe(rec.queue_wait)
+        if outcome == "cancelled":
+            self.cancellations.labels(endpoint, model).inc()
+        if rec.prompt_tokens > 0:
+            self.input_tokens.labels(endpoint, model).inc(rec.prompt_tokens)
+        if rec.completion_tokens > 0:
+            self.output_tokens.labels(endpoint, model).inc(rec.completion_tokens)
+
+    def worker_connected(self, worker: Worker) -> None:
+        self.connects.inc()
+
+    def worker_disconnected(self, worker: Worker) -> None:
+        self.disconnects.inc()
+
+    def site_error(self, kind: str, model: str) -> None:
+        label = kind if kind in SITE_ERROR_KINDS else OTHER
+        self.site_errors.labels(label, self.model_label(model)).inc()
+
+    def unknown_prefixes(self, counts: Counter[str]) -> None:
+        for prefix, n in counts.items():
+            self.unknown_prefixes_seen.labels(prefix_label(prefix)).inc(n)
+
+    # -- exposition ------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,243 @@
+"""Image generation (``/v1/images/generations``, SITE_PROTOCOL §5.7): ``n`` separate site
+jobs on image models, every image URL of their ``a2`` lines, optionally fetched as base64.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from lmarena_bridge.config.model import BridgeConfig, Settings
+from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
+from lmarena_bridge.protocol.openai import ImageGenerationRequest
+from lmarena_bridge.relay.completions import AnswerBuilder
+from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
+from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.site.request import EndpointRotation, SiteJob, build_image_job
+from lmarena_bridge.site.stream import SiteStreamParser
+
+log = logging.getLogger("lmarena_bridge.requests")
+
+FETCH_TIMEOUT_SECONDS = 60.0
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+
+
+class ImageFetchFailed(BridgeError):
+    status = 502
+    type = "server_error"
+    code = "image_fetch_failed"
+
+
+class ImageService:
+    """Runs image generations through the relay; stateless between requests."""
+
+    def __init__(
+        self,
+        relay: Relay,
+        config: Callable[[], BridgeConfig],
+        observer: RelayObserver,
+        rotation: EndpointRotation,
+        *,
+        fetch_timeout: float = FETCH_TIMEOUT_SECONDS,
+    ) -> None:
+        self.relay = relay
+        self.config = config
+        self.observer = observer
+        self.rotation = rotation
+        self.fetch_timeout = fetch_timeout
+
+    def prepare(self, req: ImageGenerationRequest) -> tuple[list[SiteJob], Settings]:
+        """One site job per wanted image; raises a 4xx BridgeError before any dispatch
+        (a text model, an unknown model, no image model configured, no ids)."""
+        cfg = self.config()
+        jobs = [
+            build_image_job(req.prompt, req.model, cfg, pick=self.rotation.pick)
+            for _ in range(req.n)
+        ]
+        return jobs, cfg.settings
+
+    async def generate(self, req: ImageGenerationRequest, rec: RequestRecord) -> dict[str, Any]:
+        """The OpenAI images response for ``req``.
+
+        The ``n`` generations run concurrently, each as its own site job. Generations that
+        fail are left out when at least one succeeded; when all fail, the first error is
+        raised. ``size``, ``quality`` and ``style`` are not sent: the site has no such
+        fields for a retried message.
+        """
+        try:
+            jobs, settings = self.prepare(req)
+            rec.model = jobs[0].model
+            results = await asyncio.gather(
+                *(self._one(job, settings, rec) for job in jobs), return_exceptions=True
+            )
+            urls: list[str] = []
+            errors: list[BridgeError] = []
+            for result in results:
+                if isinstance(result, BridgeError):
+                    errors.append(result)
+                elif isinstance(result, BaseException):
+                    raise result
+                else:
+                    urls += result
+            if not urls:
+                raise errors[0]
+            if errors:
+                log.warning(
+                    "request %s: %d of %d image generations failed (first: %s)",
+                    rec.request_id, len(errors), len(jobs), errors[0].message,
+                )
+            if req.response_format == "b64_json":
+                images = await asyncio.gather(*(self._b64(url) for url in urls))
+                data = [{"b64_json": b64} for b64 in images]
+            else:
+                data = [{"url": url} for url in urls]
+            rec.outcome = "success"
+            return {"created": int(time.time()), "data": data}
+        except BridgeError as exc:
+            self._fail(rec, exc)
+            raise
+        except asyncio.CancelledError:
+            rec.outcome = "cancelled"
+            raise
+        finally:
+            self._finished(rec)
+
+    async def _one(self, job: SiteJob, s: Settings, rec: RequestRecord) -> list[str]:
+        """Every image URL one generation produced; raises BridgeError (502 ``no_image``
+        when the answer ended without an image)."""
+        run = JobRun(
+            self.relay,
+            job.payload.model_dump(),
+            rec,
+            first_byte_timeout=s.first_byte_timeout_seconds,
+            idle_timeout=s.stream_response_timeout_seconds,
+            total_timeout=s.total_timeout_seconds,
+            keepalive=s.keepalive_interval_seconds,
+        )
+        parser = SiteStreamParser(job.side)
+        answer = AnswerBuilder(
+            stops=[],
+            token_limit=None,
+            reasoning_mode="drop",
+            prompt_chars=job.prompt_chars,
+            image_markdown=False,
+        )
+        await run.start()
+        batches = run.batches()
+        try:
+            async for batch in batches:
+                if batch is KEEPALIVE:
+                    continue
+                text = "".join(batch)
+                rec.chars += len(text)
+                answer.feed(parser.feed(text))
+                if answer.images and rec.first_token_mono is None:
+                    rec.first_token_mono = time.monotonic()
+                    self.observer.first_token(rec)
+                if answer.ended:
+                    break
+            if not answer.ended:
+                answer.feed(parser.close())
+        except (Timeout, WorkerDisconnected):
+            # The seed's rule: an image already seen counts even if the stream then stalls.
+            if not answer.images:
+                raise
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]
+            run.close()
+        if not answer.images:
+            raise _no_image(answer)
+        return [image.url for image in answer.images]
+
+    async def _b64(self, url: str) -> str:
+        """The image at ``url`` as base64: ``data:`` URLs are decoded, http(s) fetched."""
+        if url.startswith("data:"):
+            return base64.b64encode(_data_url_bytes(url)).decode("ascii")
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ImageFetchFailed(f"Cannot fetch the generated image {url!r}: unsupported URL.")
+        body = await asyncio.to_thread(_fetch, url, self.fetch_timeout)
+        return base64.b64encode(body).decode("ascii")
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _fail(self, rec: RequestRecord, exc: BridgeError) -> None:
+        rec.outcome = "error"
+        rec.status = exc.status
+        rec.error = exc.message
+        rec.error_code = exc.code
+        if isinstance(exc, SiteError):
+            self.observer.site_error(exc.kind, rec.model)
+
+    def _finished(self, rec: RequestRecord) -> None:
+        if rec.outcome == "in_flight":
+            rec.outcome = "cancelled"
+        rec.finished_mono = time.monotonic()
+        self.observer.request_finished(rec)
+        log.info(
+            "request %s images model=%s worker=%s outcome=%s status=%s duration=%.3fs%s",
+            rec.request_id,
+            rec.model,
+            rec.worker_id,
+            rec.outcome,
+            rec.status if rec.outcome != "cancelled" else 499,
+            rec.duration,
+            f" error={rec.error_code}" if rec.error_code else "",
+        )
+
+
+def _no_image(answer: AnswerBuilder) -> BridgeError:
+    if answer.finish_reason == "content_filter":
+        return SiteError(
+            "The site stopped the image generation (content filter); no image was produced.",
+            kind="content_policy",
+            status=400,
+            type="invalid_request_error",
+            code="content_policy_violation",
+        )
+    said = answer.text.strip()
+    detail = f" It answered with text instead: {said[:300]!r}." if said else ""
+    return BridgeError(
+        "The image model's answer ended without an image." + detail,
+        status=502,
+        code="no_image",
+    )
+
+
+def _data_url_bytes(url: str) -> bytes:
+    header, sep, payload = url.partition(",")
+    if not sep:
+        raise ImageFetchFailed("The generated image is a malformed data: URL.")
+    try:
+        if header.endswith(";base64"):
+            return base64.b64decode(payload, validate=False)
+        return urllib.parse.unquote_to_bytes(payload)
+    except (binascii.Error, ValueError):
+        raise ImageFetchFailed("The generated image is a malformed data: URL.") from None
+
+
+def _fetch(url: str, timeout: float) -> bytes:
+    """GET ``url`` (blocking; run in a thread). Raises ImageFetchFailed naming the URL."""
+    req = urllib.request.Request(url, headers={"User-Agent": "lmarena-bridge"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read(MAX_IMAGE_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise ImageFetchFailed(
+            f"Fetching the generated image {url} failed: HTTP {exc.code}."
+        ) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ImageFetchFailed(f"Fetching the generated image {url} failed: {reason}.") from None
+    if len(body) > MAX_IMAGE_BYTES:
+        raise ImageFetchFailed(f"The generated image {url} is larger than {MAX_IMAGE_BYTES} bytes.")
+    return body
+

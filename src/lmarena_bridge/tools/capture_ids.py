@@ -1,0 +1,250 @@
+"""``lmarena-bridge capture-ids``: capture the session/message ids the bridge regenerates
+(the seed's id_updater.py, SITE_PROTOCOL §4.3).
+
+Arms capture in a connected tab through the running bridge, waits for the user's Retry
+click (reported over the WebSocket by our userscript, or on the seed's side channel by a
+seed-era one), and writes the ids with the comment-preserving editor. The running bridge
+reloads the file by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lmarena_bridge.config.defaults import CONFIG_JSONC, ENDPOINT_MAP_JSON
+from lmarena_bridge.config.editor import read_text
+from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.jsonc import parse_jsonc
+from lmarena_bridge.config.store import ConfigStore, KeyPath
+from lmarena_bridge.tools.client import BridgeClient, ToolError, add_bridge_args, client_for
+from lmarena_bridge.tools.console import Console, Countdown, choose_worker
+from lmarena_bridge.tools.side_channel import SEED_PORT, SideChannel
+
+DEFAULT_TIMEOUT_SECONDS = 120.0
+POLL_SECONDS = 1.0  # also the countdown's refresh rate
+
+
+def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser(
+        "capture-ids",
+        help="capture the session/message ids from a Retry click in your site tab",
+        description="Arm id capture in a connected LMArena tab, then click Retry on an "
+        "assistant answer there. The ids are written to config.jsonc (or, with --model, to "
+        "model_endpoint_map.json); the running bridge uses them without a restart.",
+    )
+    common(p)
+    add_bridge_args(p)
+    p.add_argument("--mode", choices=["direct_chat", "battle"],
+                   help="the kind of conversation the answer belongs to (asked when missing)")
+    p.add_argument("--target", type=str.upper, choices=["A", "B"],
+                   help="battle only: the side whose answer you retry (search models need A)")
+    p.add_argument("--model", metavar="NAME",
+                   help="write the ids into model_endpoint_map.json under NAME instead of "
+                   "the global ids in config.jsonc")
+    pool = p.add_mutually_exclusive_group()
+    pool.add_argument("--append", action="store_true",
+                      help="with --model: add the ids to NAME's pool (list) of entries")
+    pool.add_argument("--replace", action="store_true",
+                      help="with --model: replace NAME's whole pool when it has one")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+                   help=f"how long to wait for the click (default {DEFAULT_TIMEOUT_SECONDS:g})")
+    p.add_argument("--side-channel-port", type=int, default=SEED_PORT, metavar="PORT",
+                   help=f"port of the seed's id side channel (default {SEED_PORT})")
+    p.add_argument("--no-side-channel", action="store_true",
+                   help="do not listen for seed-era userscripts on the side channel")
+    p.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace, console: Console | None = None) -> int:
+    console = console or Console()
+    try:
+        run(args, console)
+    except ToolError as exc:
+        console.note(f"Error: {exc.message}")
+        return exc.exit_code
+    except ConfigFileError as exc:
+        console.note(f"Error: cannot write the config: {exc}")
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace, console: Console) -> dict[str, str]:
+    """The whole flow; returns the captured ids. Raises ToolError."""
+    from lmarena_bridge.cli import resolve_config_dir
+
+    store = ConfigStore(resolve_config_dir(args.config_dir))
+    for problem in store.problems:
+        console.note(f"Warning: {problem}")
+    client = client_for(store, args)
+    worker = choose_worker(client, console, args.worker)
+    mode, target = choose_mode(args, store, console)
+
+    channel = _open_side_channel(args, worker, console)
+    try:
+        started = client.post("/internal/start_id_capture", {"worker_id": worker["id"]})
+        _instructions(console, started, mode, target)
+        ids = _wait(client, console, started["capture_id"], channel, args.timeout)
+    finally:
+        if channel is not None:
+            channel.close()
+
+    console.say(f"Captured ids from tab {ids['worker_id']}"
+                f"{' (seed side channel)' if ids.get('via') == 'side_channel' else ''}:")
+    console.say(f"  session_id = {ids['session_id']}")
+    console.say(f"  message_id = {ids['message_id']}")
+    if args.model:
+        _write_endpoint(store, args, ids, mode, target, console)
+    else:
+        changes: dict[KeyPath, Any] = {
+            ("session_id",): ids["session_id"],
+            ("message_id",): ids["message_id"],
+            ("id_updater_last_mode",): mode,
+        }
+        if mode == "battle":
+            changes[("id_updater_battle_target",)] = target
+        store.update_sync(CONFIG_JSONC, changes)
+        detail = f"mode {mode}" + (f", target {target}" if mode == "battle" else "")
+        console.say(f"Wrote them to {store.config_dir / CONFIG_JSONC} ({detail}).")
+    console.say("The running bridge uses them from now on; no restart is needed.")
+    return ids
+
+
+def choose_mode(args: argparse.Namespace, store: ConfigStore, console: Console) -> tuple[str, str]:
+    """(mode, battle target): flags first, then questions on a terminal, else the last
+    values saved in config.jsonc."""
+    s = store.current.settings
+    mode = args.mode
+    if mode is None:
+        mode = s.id_updater_last_mode
+        if console.interactive:
+            mode = console.ask(
+                f"Mode? [a: direct_chat, b: battle] (Enter: {mode}) ",
+                {"a": "direct_chat", "b": "battle", "direct_chat": "direct_chat",
+                 "battle": "battle"},
+                default=mode,
+            )
+    target = args.target or s.id_updater_battle_target
+    if mode == "battle" and args.target is None and console.interactive:
+        target = console.ask(
+            f"Which side's answer will you retry? [A/B] (search models need A; Enter: {target}) ",
+            {"a": "A", "b": "B"},
+            default=target,
+        )
+    elif mode != "battle" and args.target:
+        console.note("Note: --target only matters in battle mode; ignored.")
+    return mode, target
+
+
+def _open_side_channel(
+    args: argparse.Namespace, worker: dict[str, Any], console: Console
+) -> SideChannel | None:
+    if args.no_side_channel:
+        return None
+    try:
+        return SideChannel(args.side_channel_port).start()
+    except OSError as exc:
+        if int(worker.get("protocol", 1)) < 2:
+            raise ToolError(
+                f"Cannot listen on 127.0.0.1:{args.side_channel_port} ({exc}), where the "
+                "seed-era userscript in this tab sends the ids. Stop whatever uses the port "
+                "(an old id_updater.py?) or install our userscript."
+            ) from None
+        console.note(f"Note: the seed side channel on port {args.side_channel_port} is "
+                     f"unavailable ({exc}); waiting on the bridge only.")
+        return None
+
+
+def _instructions(console: Console, started: dict[str, Any], mode: str, target: str) -> None:
+    page = started.get("page") or "your LMArena tab"
+    console.note(f"Capture armed in tab {started.get('worker_id')} ({page}); its title "
+                 "shows 🎯 until the click.")
+    if mode == "battle":
+        console.note(f"Now click Retry on the answer of Assistant {target} in the battle "
+                     "(do not vote, so the model names stay hidden).")
+    else:
+        console.note("Now click Retry on the assistant answer the bridge should regenerate.")
+    console.note("The site's own retry goes through as usual.")
+
+
+def _wait(
+    client: BridgeClient,
+    console: Console,
+    capture_id: str,
+    channel: SideChannel | None,
+    timeout: float,
+) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    countdown = Countdown(console, "Waiting for the Retry click")
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if channel is not None and channel.ids is not None:
+                return {"session_id": channel.ids.session_id,
+                        "message_id": channel.ids.message_id,
+                        "worker_id": "(seed-era)", "via": "side_channel"}
+            if remaining <= 0:
+                break
+            countdown.tick(remaining)
+            state = client.get(
+                f"/internal/id_capture/{capture_id}?wait={min(POLL_SECONDS, remaining):.3f}",
+                timeout=POLL_SECONDS + 30,
+            )
+            if state.get("status") == "captured":
+                return {"session_id": state["session_id"], "message_id": state["message_id"],
+                        "worker_id": state.get("worker_id", "?"), "via": "bridge"}
+    finally:
+        countdown.close()
+    raise ToolError(
+        f"No Retry click was seen within {timeout:g} seconds; nothing was written. The tab "
+        "stays armed (🎯) until its next Retry click: run capture-ids again and click Retry.",
+        exit_code=2,
+    )
+
+
+def _write_endpoint(
+    store: ConfigStore,
+    args: argparse.Namespace,
+    ids: dict[str, str],
+    mode: str,
+    target: str,
+    console: Console,
+) -> None:
+    name: str = args.model
+    entry: dict[str, str] = {"session_id": ids["session_id"], "message_id": ids["message_id"],
+                             "mode": mode}
+    if mode == "battle":
+        entry["battle_target"] = target
+    current = _endpoint_map_raw(store.config_dir).get(name)
+    path: KeyPath = (name,)
+    value: Any = entry
+    if isinstance(current, list) and current:
+        if args.append:
+            path, what = (name, len(current)), f"added to its pool ({len(current) + 1} entries)"
+        elif args.replace:
+            what = f"replaced its pool of {len(current)} entries"
+        else:
+            raise ToolError(
+                f"'{name}' has a pool of {len(current)} entries in {ENDPOINT_MAP_JSON}. Pass "
+                "--append to add these ids to it, or --replace to replace the whole pool."
+            )
+    elif args.append and isinstance(current, dict):
+        value, what = [current, entry], "added to its entry (now a pool of 2)"
+    else:
+        what = "replaced its entry" if current is not None else "new entry"
+    store.update_sync(ENDPOINT_MAP_JSON, {path: value})
+    console.say(f"Wrote them to {store.config_dir / ENDPOINT_MAP_JSON} under '{name}' ({what}).")
+    if name not in store.current.models:
+        console.note(f"Note: '{name}' is not in models.json; requests for it send no model id "
+                     "and get the captured conversation's model.")
+
+
+def _endpoint_map_raw(config_dir: Path) -> dict[str, Any]:
+    try:
+        data = parse_jsonc(read_text(config_dir / ENDPOINT_MAP_JSON), file=ENDPOINT_MAP_JSON)
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
