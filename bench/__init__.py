@@ -1,0 +1,1 @@
+"""LMArena Bridge benchmark: `python -m bench.run` (see docs/performance.md)."""
