@@ -111,6 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=False,
             ws_max_size=64 * 1024 * 1024,
+            # Frames are small JSON on loopback: compressing them costs CPU per chunk and
+            # saves nothing.
+            ws_per_message_deflate=False,
         )
     )
     return 0 if server.run() is not False else 1

@@ -8,94 +8,87 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
-from lmarena_bridge import __version__
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.config.defaults import ensure_default_files
 from lmarena_bridge.config.store import ConfigStore
-from lmarena_bridge.errors import BridgeError, InvalidRequest
-from lmarena_bridge.http import monitor as monitor_routes
-from lmarena_bridge.http import openai_routes, userscript_route, worker_ws
-from lmarena_bridge.http.image_routes import router as image_router
-from lmarena_bridge.http.internal_routes import router as internal_router
+from lmarena_bridge.errors import BridgeError
+from lmarena_bridge.http import (
+    image_routes,
+    internal_routes,
+    monitor,
+    openai_routes,
+    userscript_route,
+    worker_ws,
+)
 from lmarena_bridge.http.responses import JSONBytes, error_response
 
 log = logging.getLogger(__name__)
 
 
-def create_app(config_dir: Path | str, *, watch_config: bool = True) -> FastAPI:
+async def _bridge_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BridgeError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = f"Unknown path {request.url.path}." if exc.status_code == 404 else exc.detail
+    err = BridgeError(message, status=exc.status_code, type="invalid_request_error", code=code)
+    return JSONBytes(err.to_dict(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return error_response(BridgeError("Internal error in the bridge; see its log.", status=500))
+
+
+def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlette:
     """Build the app: config files (created with defaults if missing), pool, relay, routes.
 
-    Background work (the config file watcher) runs in the app's lifespan.
+    Background work (the config file watcher, the monitor ticker) runs in the lifespan.
     """
     config_dir = Path(config_dir)
     ensure_default_files(config_dir)
-    store = ConfigStore(config_dir)
-    bridge = Bridge(store)
+    bridge = Bridge(ConfigStore(config_dir))
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        watcher = asyncio.create_task(store.watch(stop)) if watch_config else None
-        ticker = asyncio.create_task(bridge.monitor.run())
+        tasks = [asyncio.create_task(bridge.monitor.run())]
+        if watch_config:
+            tasks.append(asyncio.create_task(bridge.config_store.watch(stop)))
         try:
             yield
         finally:
             stop.set()
-            ticker.cancel()
             bridge.monitor.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-            if watcher is not None:
-                watcher.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await watcher
+                    await task
 
-    app = FastAPI(
-        title="LMArena Bridge",
-        version=__version__,
+    app = Starlette(
+        routes=[
+            *openai_routes.routes.routes,
+            *image_routes.routes.routes,
+            *worker_ws.routes.routes,
+            *userscript_route.routes.routes,
+            *internal_routes.routes.routes,
+            *monitor.routes.routes,
+        ],
+        exception_handlers={
+            BridgeError: _bridge_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
     )
     app.state.bridge = bridge
-
-    @app.exception_handler(BridgeError)
-    async def _bridge_error(request: Request, exc: BridgeError) -> Response:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        param = ".".join(str(p) for p in first["loc"] if p != "body") or None
-        return error_response(InvalidRequest(f"Invalid request: {first['msg']}.", param=param))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        err = BridgeError(
-            str(exc.detail) if exc.detail else "Request failed.",
-            status=exc.status_code,
-            type="invalid_request_error",
-            code=code,
-        )
-        if exc.status_code == 404:
-            err.message = f"Unknown path {request.url.path}."
-        return JSONBytes(err.to_dict(), status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
-        return error_response(BridgeError("Internal error in the bridge; see its log.", status=500))
-
-    app.include_router(openai_routes.router)
-    app.include_router(worker_ws.router)
-    app.include_router(userscript_route.router)
-    app.include_router(image_router)
-    app.include_router(internal_router)
-    app.include_router(monitor_routes.router)
     return app

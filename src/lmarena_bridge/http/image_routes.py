@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.http.openai_routes import authorise, parse_body
 from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.http.routing import Routes, unless_disconnected
 from lmarena_bridge.protocol.openai import ImageGenerationRequest
 from lmarena_bridge.relay.observer import RequestRecord
 
-router = APIRouter()
+routes = Routes()
 
 
-async def _until_disconnected(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-@router.post("/v1/images/generations")
-@router.post("/api/v1/images/generations", include_in_schema=False)
-@router.post("/images/generations", include_in_schema=False)
+@routes.post("/v1/images/generations", "/api/v1/images/generations", "/images/generations")
 async def images_generations(request: Request) -> Response:
     bridge = authorise(request)
     req = await parse_body(request, ImageGenerationRequest)
@@ -38,16 +26,5 @@ async def images_generations(request: Request) -> Response:
     )
     bridge.observers.request_started(rec)
     # A client that hangs up must still abort the tabs' site requests.
-    work = asyncio.ensure_future(bridge.images.generate(req, rec))
-    watch = asyncio.ensure_future(_until_disconnected(request))
-    try:
-        await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watch.cancel()
-        if not work.done():
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BridgeError):
-                await work
-    if work.cancelled():
-        return Response(status_code=499)
-    return JSONBytes(work.result())
+    finished, body = await unless_disconnected(request, bridge.images.generate(req, rec))
+    return JSONBytes(body) if finished else Response(status_code=499)

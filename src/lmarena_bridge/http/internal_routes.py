@@ -16,14 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
 from lmarena_bridge.http.auth import check_api_key, origin_allowed, token_matches
 from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.relay.pool import Worker
 from lmarena_bridge.relay.tab_requests import TabRequests, write_available_models
 from lmarena_bridge.site.models import extract_models
@@ -79,7 +80,7 @@ def guard_origin(request: Request) -> None:
         )
 
 
-router = APIRouter(prefix="/internal", dependencies=[Depends(guard_origin)])
+routes = Routes(prefix="/internal", guard=guard_origin)
 
 
 class TabChoice(BaseModel):
@@ -127,8 +128,8 @@ def _tabs(request: Request) -> TabRequests:
     return _bridge(request).tab_requests
 
 
-@router.options("/{path:path}", include_in_schema=False)
-async def preflight(request: Request, path: str) -> Response:
+@routes.options("/{path:path}")
+async def preflight(request: Request) -> Response:
     headers = {
         **_cors(request),
         "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -140,7 +141,7 @@ async def preflight(request: Request, path: str) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-@router.get("/workers")
+@routes.get("/workers")
 async def list_workers(request: Request) -> Response:
     bridge = _bridge(request)
     check_api_key(bridge.settings.api_key, request.headers)
@@ -154,7 +155,7 @@ async def list_workers(request: Request) -> Response:
 # -- id capture ---------------------------------------------------------------------------
 
 
-@router.post("/start_id_capture")
+@routes.post("/start_id_capture")
 async def start_id_capture(request: Request) -> Response:
     """Arm id capture in one tab. Seed form: no body, the first ready tab."""
     choice = await _our_form(request)
@@ -176,9 +177,14 @@ async def start_id_capture(request: Request) -> Response:
     )
 
 
-@router.get("/id_capture/{capture_id}")
-async def id_capture(request: Request, capture_id: str, wait: float = 0.0) -> Response:
+@routes.get("/id_capture/{capture_id}")
+async def id_capture(request: Request) -> Response:
     """The capture's state; ``wait`` > 0 long-polls up to that many seconds (max 60)."""
+    capture_id = request.path_params["capture_id"]
+    try:
+        wait = float(request.query_params.get("wait", "0"))
+    except ValueError:
+        raise InvalidRequest("wait must be a number of seconds.", param="wait") from None
     check_api_key(_bridge(request).settings.api_key, request.headers)
     tabs = _tabs(request)
     capture = tabs.capture(capture_id)
@@ -217,7 +223,7 @@ async def _refresh_from(bridge: Bridge, worker: Worker) -> None:
     await _save_models(bridge, models)
 
 
-@router.post("/request_model_update")
+@routes.post("/request_model_update")
 async def request_model_update(request: Request) -> Response:
     """The seed's: ask a tab for its page; available_models.json is rewritten when it
     arrives. Answers at once."""
@@ -234,7 +240,7 @@ async def request_model_update(request: Request) -> Response:
     return _json(request, {"status": "success", "message": "Request to send page source sent."})
 
 
-@router.post("/page_source")
+@routes.post("/page_source")
 async def page_source(request: Request) -> Response:
     """Ask a tab for its page and answer with the models found in it (waits ~20 s)."""
     bridge = _bridge(request)
@@ -254,7 +260,7 @@ async def page_source(request: Request) -> Response:
     return _json(request, {"models": models, "worker_id": worker.id, "page": worker.page})
 
 
-@router.post("/update_available_models")
+@routes.post("/update_available_models")
 async def update_available_models(request: Request) -> Response:
     """A seed-era tab POSTs its page HTML here (origin-checked, no api key)."""
     bridge = _bridge(request)

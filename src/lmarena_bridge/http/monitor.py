@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -22,11 +22,12 @@ from lmarena_bridge import __version__
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.auth import check_api_key, token_matches
 from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.monitor import Subscriber
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
+routes = Routes()
 
 # The page is self-contained (inline CSS/JS); it may only talk back to the bridge itself.
 PAGE_HEADERS = {
@@ -66,12 +67,12 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 # -- page and socket -------------------------------------------------------------------------
 
 
-@router.get("/monitor", include_in_schema=False)
+@routes.get("/monitor")
 async def monitor(request: Request) -> Response:
     return Response(monitor_page(), media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-@router.websocket("/ws/monitor")
+@routes.websocket("/ws/monitor")
 async def monitor_socket(ws: WebSocket) -> None:
     bridge = _bridge(ws)
     if not same_origin(ws.headers.get("origin"), ws.headers.get("host")):
@@ -126,14 +127,14 @@ def _on_action(bridge: Bridge, sub: Subscriber, raw: str) -> None:
 # -- metrics and health ----------------------------------------------------------------------
 
 
-@router.get("/metrics", include_in_schema=False)
+@routes.get("/metrics")
 async def metrics(request: Request) -> Response:
     bridge = _bridge(request)
     check_api_key(bridge.settings.api_key, request.headers)
     return Response(bridge.metrics.render(), headers={"Content-Type": bridge.metrics.content_type})
 
 
-@router.get("/health", include_in_schema=False)
+@routes.get("/health")
 async def health(request: Request) -> Response:
     """Liveness: the process answers."""
     bridge = _bridge(request)
@@ -146,7 +147,7 @@ async def health(request: Request) -> Response:
     )
 
 
-@router.get("/health/ready", include_in_schema=False)
+@routes.get("/health/ready")
 async def ready(request: Request) -> Response:
     """Readiness: 200 when at least one tab can take a request, else 503 with the reason."""
     pool = _bridge(request).pool

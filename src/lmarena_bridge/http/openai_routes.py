@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.responses import JSONBytes, error_response
+from lmarena_bridge.http.routing import Routes, bridge_of, unless_disconnected
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.relay.observer import RequestRecord
 
@@ -24,11 +24,7 @@ M = TypeVar("M", bound=BaseModel)
 MODEL_CREATED = 1735689600  # stable "created" for every model (2025-01-01)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-router = APIRouter()
-
-
-def bridge_of(request: Request) -> Bridge:
-    return request.app.state.bridge
+routes = Routes()
 
 
 def _param(loc: tuple[Any, ...]) -> str:
@@ -100,19 +96,18 @@ def _model_cards(bridge: Bridge) -> list[dict[str, Any]]:
     return cards
 
 
-@router.get("/v1/models")
-@router.get("/api/v1/models", include_in_schema=False)
-@router.get("/models", include_in_schema=False)
+@routes.get("/v1/models", "/api/v1/models", "/models")
 async def list_models(request: Request) -> Response:
     bridge = authorise(request)
     return JSONBytes({"object": "list", "data": _model_cards(bridge)})
 
 
-@router.get("/v1/models/{model_id:path}")
-@router.get("/api/v1/models/{model_id:path}", include_in_schema=False)
-@router.get("/models/{model_id:path}", include_in_schema=False)
-async def get_model(request: Request, model_id: str) -> Response:
+@routes.get(
+    "/v1/models/{model_id:path}", "/api/v1/models/{model_id:path}", "/models/{model_id:path}"
+)
+async def get_model(request: Request) -> Response:
     bridge = authorise(request)
+    model_id = request.path_params["model_id"]
     for card in _model_cards(bridge):
         if card["id"] == model_id:
             return JSONBytes(card)
@@ -120,13 +115,6 @@ async def get_model(request: Request, model_id: str) -> Response:
 
 
 # -- chat -------------------------------------------------------------------------------------
-
-
-async def _until_disconnected(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -138,9 +126,7 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
         await rest.aclose()  # type: ignore[attr-defined]
 
 
-@router.post("/v1/chat/completions")
-@router.post("/api/v1/chat/completions", include_in_schema=False)
-@router.post("/chat/completions", include_in_schema=False)
+@routes.post("/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions")
 async def chat_completions(request: Request) -> Response:
     bridge = authorise(request)
     req = await parse_body(request, ChatCompletionRequest)
@@ -176,16 +162,5 @@ async def chat_completions(request: Request) -> Response:
         )
 
     # Non-streaming: a client that hangs up must still abort the site request.
-    collect = asyncio.ensure_future(chat.collect(prep, run))
-    watch = asyncio.ensure_future(_until_disconnected(request))
-    try:
-        await asyncio.wait((collect, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watch.cancel()
-        if not collect.done():
-            collect.cancel()
-            with contextlib.suppress(asyncio.CancelledError, BridgeError):
-                await collect
-    if collect.cancelled():
-        return Response(status_code=499)
-    return JSONBytes(collect.result())
+    finished, body = await unless_disconnected(request, chat.collect(prep, run))
+    return JSONBytes(body) if finished else Response(status_code=499)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-router = APIRouter()
+from lmarena_bridge.http.routing import Routes
+
+routes = Routes()
 
 DEFAULT_BRIDGE_URL = "http://127.0.0.1:5102"
 
@@ -24,7 +26,7 @@ def bridge_base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-@router.get("/userscript.user.js")
+@routes.get("/userscript.user.js")
 async def userscript(request: Request) -> Response:
     text = userscript_source().replace(DEFAULT_BRIDGE_URL, bridge_base_url(request))
     return Response(

@@ -9,18 +9,18 @@ import time
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.auth import origin_allowed, token_matches
+from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
 from lmarena_bridge.relay.pool import Worker
 
 log = logging.getLogger(__name__)
 
-router = APIRouter()
+routes = Routes()
 
 
 class StarletteWorkerConnection:
@@ -82,7 +82,7 @@ def _on_hello(bridge: Bridge, worker: Worker, frame: dict[str, Any]) -> asyncio.
     return asyncio.get_running_loop().create_task(_heartbeat(bridge, worker))
 
 
-@router.websocket("/ws")
+@routes.websocket("/ws")
 async def worker_socket(ws: WebSocket) -> None:
     bridge: Bridge = ws.app.state.bridge
     if not ws_allowed(bridge, ws):

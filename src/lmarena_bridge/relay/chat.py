@@ -44,6 +44,7 @@ class PreparedChat:
             token_limit=self.req.token_limit(),
             reasoning_mode=self.settings.reasoning_mode,
             prompt_chars=self.job.prompt_chars,
+            keep_text=not self.req.stream,
         )
 
 
@@ -75,15 +76,12 @@ class ChatService:
         )
 
     async def open(self, prep: PreparedChat) -> JobRun:
-        s = prep.settings
-        run = JobRun(
-            self.relay,
-            prep.job.payload.model_dump(),
-            prep.rec,
-            first_byte_timeout=s.first_byte_timeout_seconds,
-            idle_timeout=s.stream_response_timeout_seconds,
-            total_timeout=s.total_timeout_seconds,
-            keepalive=s.keepalive_interval_seconds,
+        req = prep.req
+        # A plain non-streaming answer is parsed once at the end; streams, stop sequences
+        # and length limits need each chunk as it comes.
+        eager = req.stream or bool(req.stop_sequences()) or req.token_limit() is not None
+        run = JobRun.for_settings(
+            self.relay, prep.job.payload.model_dump(), prep.rec, prep.settings, eager
         )
         await run.start()
         return run
@@ -113,7 +111,6 @@ class ChatService:
                     yield out
                     continue
                 text = batch[0] if len(batch) == 1 else "".join(batch)
-                rec.chars += len(text)
                 pieces = answer.feed(parser.feed(text))
                 if pieces:
                     if rec.first_token_mono is None:
@@ -159,17 +156,16 @@ class ChatService:
                 if batch is KEEPALIVE:
                     continue
                 text = batch[0] if len(batch) == 1 else "".join(batch)
-                rec.chars += len(text)
                 answer.feed(parser.feed(text))
-                started = answer.content_chars or answer.reasoning_chars
-                if rec.first_token_mono is None and started:
-                    rec.first_token_mono = time.monotonic()
-                    self.observer.first_token(rec)
                 if answer.ended:
                     break
             if not answer.ended:
                 answer.feed(parser.close())
             answer.finish()
+            if run.job is not None and run.job.received:
+                # Nothing reached the client before the end: the first data is the mark.
+                rec.first_token_mono = run.job.first_data
+                self.observer.first_token(rec)
             self._succeed(rec, answer)
             return completion_body(prep.completion_id, prep.created, prep.req.model, answer)
         except BridgeError as exc:

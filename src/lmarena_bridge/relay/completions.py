@@ -105,7 +105,11 @@ class AnswerBuilder:
         reasoning_mode: str,
         prompt_chars: int,
         image_markdown: bool = True,
+        keep_text: bool = True,
     ) -> None:
+        # ``keep_text`` False (streaming): the text already went out, keep only counts so a
+        # long answer costs no memory.
+        self.keep_text = keep_text
         self._stop = StopScanner(stops) if stops else None
         self._char_limit = token_limit * 4 if token_limit else None
         self.reasoning_mode = reasoning_mode
@@ -195,7 +199,8 @@ class AnswerBuilder:
         if not text or self.reasoning_mode == "drop":
             return
         self.reasoning_chars += len(text)
-        self.reasoning_parts.append(text)
+        if self.keep_text:
+            self.reasoning_parts.append(text)
         if self.reasoning_mode == "think_tags":
             if not self._think_open and not self.content_chars:
                 self._think_open = True
@@ -209,7 +214,8 @@ class AnswerBuilder:
             return
         if count:
             self.content_chars += len(text)
-            self.content_parts.append(text)
+            if self.keep_text:
+                self.content_parts.append(text)
         out.append(Piece(kind, text))
 
     def _end(self, reason: str, out: list[Piece]) -> None:

@@ -113,15 +113,8 @@ class ImageService:
     async def _one(self, job: SiteJob, s: Settings, rec: RequestRecord) -> list[str]:
         """Every image URL one generation produced; raises BridgeError (502 ``no_image``
         when the answer ended without an image)."""
-        run = JobRun(
-            self.relay,
-            job.payload.model_dump(),
-            rec,
-            first_byte_timeout=s.first_byte_timeout_seconds,
-            idle_timeout=s.stream_response_timeout_seconds,
-            total_timeout=s.total_timeout_seconds,
-            keepalive=s.keepalive_interval_seconds,
-        )
+        # Eager: an image seen before a stall still counts, so chunks are read as they come.
+        run = JobRun.for_settings(self.relay, job.payload.model_dump(), rec, s, eager=True)
         parser = SiteStreamParser(job.side)
         answer = AnswerBuilder(
             stops=[],
@@ -137,7 +130,6 @@ class ImageService:
                 if batch is KEEPALIVE:
                     continue
                 text = "".join(batch)
-                rec.chars += len(text)
                 answer.feed(parser.feed(text))
                 if answer.images and rec.first_token_mono is None:
                     rec.first_token_mono = time.monotonic()

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from lmarena_bridge.config.model import Settings
 from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
 from lmarena_bridge.protocol.worker import StatusReport, StructuredError, parse_control
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
@@ -36,33 +37,66 @@ _LOST = _Lost()
 
 
 class Job:
-    """Chunks of one request as they arrive from its worker."""
+    """Chunks of one request as they arrive from its worker.
 
-    __slots__ = ("_items", "_waiter", "received", "request_id", "worker")
+    An ``eager`` job wakes its consumer for every chunk (streaming, stop sequences). A lazy
+    one (a plain non-streaming answer) only for the end, an error or a lost worker: the
+    chunks pile up and are parsed once, which saves a task switch per chunk.
+    """
 
-    def __init__(self, request_id: str, worker: Worker) -> None:
+    __slots__ = (
+        "_items",
+        "_waiter",
+        "eager",
+        "first_data",
+        "last_data",
+        "rec",
+        "received",
+        "request_id",
+        "worker",
+    )
+
+    def __init__(self, request_id: str, worker: Worker, rec: RequestRecord, eager: bool) -> None:
         self.request_id = request_id
         self.worker = worker
+        self.rec = rec
+        self.eager = eager
         self._items: list[Any] = []
         self._waiter: asyncio.Future[None] | None = None
         self.received = False  # any body data seen (then failover is no longer safe)
+        self.first_data = 0.0  # monotonic time of the first body data
+        self.last_data = 0.0  # monotonic time of the last body data
+
+    def push_data(self, data: str) -> None:
+        now = time.monotonic()
+        if not self.received:
+            self.received = True
+            self.first_data = now
+        self.last_data = now
+        self.rec.chars += len(data)
+        self._items.append(data)
+        if self.eager:
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def push(self, item: Any) -> None:
+        """A terminal item (DONE, an error, a lost worker): always wakes the consumer."""
         self._items.append(item)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def take(self, timeout: float) -> list[Any] | None:
-        """Everything queued so far, waiting up to ``timeout`` for something; None on timeout."""
-        if not self._items:
+    async def take(self, timeout: float) -> list[Any]:
+        """What is queued, waiting up to ``timeout`` for a wake-up; [] if nothing came."""
+        if not self._items or not self.eager:
             waiter = asyncio.get_running_loop().create_future()
             self._waiter = waiter
             try:
                 async with asyncio.timeout(timeout):
                     await waiter
             except TimeoutError:
-                return None
+                pass
             finally:
                 self._waiter = None
         items, self._items = self._items, []
@@ -84,13 +118,15 @@ class Relay:
 
     # -- dispatch --------------------------------------------------------------------------
 
-    async def dispatch(self, payload: dict[str, Any], rec: RequestRecord) -> Job:
+    async def dispatch(
+        self, payload: dict[str, Any], rec: RequestRecord, *, eager: bool = True
+    ) -> Job:
         """Acquire a worker (may wait in the queue) and send it the job."""
         t0 = time.monotonic()
         worker = await self.pool.acquire()
         rec.queue_wait += time.monotonic() - t0
         request_id = uuid.uuid4().hex
-        job = Job(request_id, worker)
+        job = Job(request_id, worker, rec, eager)
         worker.jobs[request_id] = job
         self.jobs[request_id] = job
         rec.worker_id = worker.id
@@ -147,8 +183,7 @@ class Relay:
                     if data == DONE:
                         job.push(DONE)
                     elif data:
-                        job.received = True
-                        job.push(data)
+                        job.push_data(data)
                 elif isinstance(data, dict) and "error" in data:
                     self._job_failed(job, classify_seed_error(str(data["error"])))
             elif isinstance(frame.get("error"), dict):
@@ -205,9 +240,10 @@ class Relay:
 class JobRun:
     """A request's job from dispatch to the end, with failover and deadlines.
 
-    ``batches()`` yields lists of raw body chunks (``str``) or ``KEEPALIVE``; it raises a
-    ``BridgeError`` on a site error, a timeout, or a worker lost after data was streamed.
-    A worker lost before any data arrived is replaced (up to ``max_attempts``).
+    ``batches()`` yields lists of raw body chunks (``str``) or ``KEEPALIVE`` (after
+    ``keepalive`` seconds with nothing to yield); it raises a ``BridgeError`` on a site
+    error, a timeout, or a worker lost after data was streamed. A worker lost before any
+    data arrived is replaced (up to ``max_attempts``).
     """
 
     def __init__(
@@ -220,6 +256,7 @@ class JobRun:
         idle_timeout: float,
         total_timeout: float,
         keepalive: float,
+        eager: bool = True,
         max_attempts: int = 2,
     ) -> None:
         self.relay = relay
@@ -229,43 +266,64 @@ class JobRun:
         self.idle_timeout = idle_timeout
         self.deadline = rec.started_mono + total_timeout
         self.keepalive = keepalive
+        self.eager = eager
         self.max_attempts = max_attempts
         self.job: Job | None = None
+        self.dispatched = 0.0
         self.done = False
 
+    @classmethod
+    def for_settings(
+        cls, relay: Relay, payload: dict[str, Any], rec: RequestRecord, s: Settings, eager: bool
+    ) -> JobRun:
+        return cls(
+            relay,
+            payload,
+            rec,
+            first_byte_timeout=s.first_byte_timeout_seconds,
+            idle_timeout=s.stream_response_timeout_seconds,
+            total_timeout=s.total_timeout_seconds,
+            keepalive=s.keepalive_interval_seconds,
+            eager=eager,
+        )
+
     async def start(self) -> None:
-        self.job = await self.relay.dispatch(self.payload, self.rec)
+        self.job = await self.relay.dispatch(self.payload, self.rec, eager=self.eager)
+        self.dispatched = time.monotonic()
+
+    def _silence_deadline(self, job: Job) -> tuple[float, str]:
+        if job.received:
+            return job.last_data + self.idle_timeout, "between two chunks"
+        return self.dispatched + self.first_byte_timeout, "for the first chunk"
 
     async def batches(self) -> AsyncIterator[Any]:
         attempts = 1
         job = self.job
         assert job is not None, "start() first"
-        got_data = False
-        last = time.monotonic()
+        last_out = time.monotonic()
         while True:
-            limit = self.idle_timeout if got_data else self.first_byte_timeout
             now = time.monotonic()
-            wait = min(self.keepalive, last + limit - now, self.deadline - now)
-            items = await job.take(max(wait, 0.0))
-            if items is None:
+            silence_deadline, _ = self._silence_deadline(job)
+            wake = min(last_out + self.keepalive, silence_deadline, self.deadline)
+            items = await job.take(max(wake - now, 0.0))
+            if not items:
                 now = time.monotonic()
                 if now >= self.deadline - 1e-3:
                     raise Timeout(
-                        "The answer took longer than the total limit "
-                        "(total_timeout_seconds)."
+                        "The answer took longer than the total limit (total_timeout_seconds)."
                     )
-                if now - last >= limit - 1e-3:
-                    what = "between two chunks" if got_data else "for the first chunk"
-                    raise Timeout(
-                        f"No data from the browser tab {what} for {limit:g} seconds."
-                    )
-                yield KEEPALIVE
+                silence_deadline, what = self._silence_deadline(job)
+                if now >= silence_deadline - 1e-3:
+                    limit = self.idle_timeout if job.received else self.first_byte_timeout
+                    raise Timeout(f"No data from the browser tab {what} for {limit:g} seconds.")
+                if now >= last_out + self.keepalive - 1e-3:
+                    last_out = now
+                    yield KEEPALIVE
                 continue
-            last = time.monotonic()
             chunks: list[str] = []
             for item in items:
                 if item.__class__ is str:
-                    if item is DONE or item == DONE:
+                    if item is DONE:
                         self.done = True
                         break
                     chunks.append(item)
@@ -277,10 +335,12 @@ class JobRun:
                 elif item is _LOST:
                     if chunks:
                         yield chunks
-                    if not got_data and not job.received and attempts < self.max_attempts:
+                    if not job.received and attempts < self.max_attempts:
                         attempts += 1
                         log.info("worker lost before any data; retrying on another tab")
-                        job = self.job = await self.relay.dispatch(self.payload, self.rec)
+                        await self.start()
+                        job = self.job
+                        assert job is not None
                         chunks = []
                         break
                     self.done = True
@@ -288,8 +348,8 @@ class JobRun:
                         "The browser tab disconnected (reloaded or closed) while answering."
                     )
             if chunks:
-                got_data = True
                 yield chunks
+                last_out = time.monotonic()
             if self.done:
                 return
 
