@@ -16,6 +16,7 @@ from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.auth import origin_allowed, token_matches
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
+from lmarena_bridge.relay.jobs import DONE
 from lmarena_bridge.relay.pool import Worker
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ async def worker_socket(ws: WebSocket) -> None:
     await ws.accept()
     worker = bridge.pool.add(StarletteWorkerConnection(ws))
     relay = bridge.relay
+    jobs = relay.jobs
     heartbeat: asyncio.Task[None] | None = None
     try:
         while True:
@@ -106,6 +108,15 @@ async def worker_socket(ws: WebSocket) -> None:
             except (orjson.JSONDecodeError, TypeError):
                 log.warning("worker %s sent a frame that is not JSON; ignored", worker.id)
                 continue
+            if frame.__class__ is dict:
+                # Fast path for the bulk of the traffic: a body chunk of a running job.
+                data = frame.get("data")
+                if data.__class__ is str and data != DONE:
+                    job = jobs.get(frame.get("request_id"))  # type: ignore[arg-type]
+                    if job is not None and job.worker is worker and data:
+                        worker.last_seen = time.monotonic()
+                        job.push_data(data)
+                        continue
             if frame.__class__ is dict and frame.get("type") == "hello":
                 if heartbeat is None:
                     heartbeat = _on_hello(bridge, worker, frame)

@@ -103,6 +103,16 @@ class SiteStreamParser:
                 if text:
                     out.append(TextDelta(text))
                 return
+            # Escaped text: let orjson decode it directly (lone surrogates take the slow path).
+            try:
+                value = orjson.loads(line[3:])
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                if value.__class__ is str:
+                    if value:
+                        out.append(TextDelta(value))
+                    return
         if line[-1] == "\r":
             line = line[:-1]
         if line.startswith("data:"):
