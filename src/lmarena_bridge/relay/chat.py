@@ -4,14 +4,13 @@ translate the site stream into an OpenAI response or SSE chunk stream."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from lmarena_bridge.config.model import BridgeConfig, Settings
-from lmarena_bridge.errors import BridgeError, SiteError
+from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.relay.completions import (
     SSE_DONE,
@@ -23,10 +22,9 @@ from lmarena_bridge.relay.completions import (
 )
 from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.records import record_early_failure, record_failure, record_finished
 from lmarena_bridge.site.request import EndpointRotation, SiteJob, build_site_job
 from lmarena_bridge.site.stream import SiteStreamParser
-
-log = logging.getLogger("lmarena_bridge.requests")
 
 
 @dataclass
@@ -188,36 +186,11 @@ class ChatService:
         rec.outcome = "success"
 
     def _fail(self, rec: RequestRecord, exc: BridgeError) -> None:
-        rec.outcome = "error"
-        rec.status = exc.status
-        rec.error = exc.message
-        rec.error_code = exc.code
-        if isinstance(exc, SiteError):
-            self.observer.site_error(exc.kind, rec.model)
+        record_failure(self.observer, rec, exc)
 
     def _finished(self, rec: RequestRecord, parser: SiteStreamParser | None) -> None:
-        if rec.outcome == "in_flight":
-            rec.outcome = "cancelled"
-        if rec.finished_mono is not None:
-            return
-        rec.finished_mono = time.monotonic()
-        if parser is not None and parser.unknown_prefixes:
-            self.observer.unknown_prefixes(parser.unknown_prefixes)
-        self.observer.request_finished(rec)
-        ttft = rec.ttft
-        log.info(
-            "request %s model=%s worker=%s outcome=%s status=%s duration=%.3fs ttft=%s%s",
-            rec.request_id,
-            rec.model,
-            rec.worker_id,
-            rec.outcome,
-            rec.status if rec.outcome != "cancelled" else 499,
-            rec.duration,
-            f"{ttft:.3f}s" if ttft is not None else "-",
-            f" error={rec.error_code}" if rec.error_code else "",
-        )
+        record_finished(self.observer, rec, parser.unknown_prefixes if parser else None)
 
     def fail_before_dispatch(self, rec: RequestRecord, exc: BridgeError) -> None:
         """Record a request that ended before it reached a worker (validation, no worker)."""
-        self._fail(rec, exc)
-        self._finished(rec, None)
+        record_early_failure(self.observer, rec, exc)

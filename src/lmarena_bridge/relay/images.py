@@ -21,6 +21,7 @@ from lmarena_bridge.protocol.openai import ImageGenerationRequest
 from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.records import record_failure, record_finished
 from lmarena_bridge.site.request import EndpointRotation, SiteJob, build_image_job
 from lmarena_bridge.site.stream import SiteStreamParser
 
@@ -162,28 +163,10 @@ class ImageService:
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _fail(self, rec: RequestRecord, exc: BridgeError) -> None:
-        rec.outcome = "error"
-        rec.status = exc.status
-        rec.error = exc.message
-        rec.error_code = exc.code
-        if isinstance(exc, SiteError):
-            self.observer.site_error(exc.kind, rec.model)
+        record_failure(self.observer, rec, exc)
 
     def _finished(self, rec: RequestRecord) -> None:
-        if rec.outcome == "in_flight":
-            rec.outcome = "cancelled"
-        rec.finished_mono = time.monotonic()
-        self.observer.request_finished(rec)
-        log.info(
-            "request %s images model=%s worker=%s outcome=%s status=%s duration=%.3fs%s",
-            rec.request_id,
-            rec.model,
-            rec.worker_id,
-            rec.outcome,
-            rec.status if rec.outcome != "cancelled" else 499,
-            rec.duration,
-            f" error={rec.error_code}" if rec.error_code else "",
-        )
+        record_finished(self.observer, rec)
 
 
 def _no_image(answer: AnswerBuilder) -> BridgeError:
