@@ -10,6 +10,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 .venv/bin/ruff check .
+.venv/bin/mypy src/lmarena_bridge
 set +e; .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; rc=$?; set -e
 if [ "$rc" -eq 5 ]; then echo "no tests were collected"; exit 1; fi
 exit "$rc"

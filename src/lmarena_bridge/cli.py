@@ -116,7 +116,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ws_per_message_deflate=False,
         )
     )
-    return 0 if server.run() is not False else 1
+    server.run()
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

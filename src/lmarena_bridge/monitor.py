@@ -17,7 +17,7 @@ import itertools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -38,7 +38,7 @@ MODEL_CHARS = 120  # model names come from clients; keep a silly one from bloati
 STALE_GRACE_SECONDS = 60.0
 
 Send = Callable[[str], Awaitable[None]]
-Close = Callable[[], Awaitable[None]]
+Close = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Subscriber:

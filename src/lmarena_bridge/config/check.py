@@ -45,7 +45,7 @@ def check_config(config_dir: Path) -> tuple[list[str], bool]:
     if unknown:
         lines.append(f"Unknown keys in {CONFIG_JSONC} (ignored; typo?): {', '.join(unknown)}")
 
-    mode = settings.id_updater_last_mode
+    mode: str = settings.id_updater_last_mode
     if mode == "battle":
         mode += f" (side {settings.id_updater_battle_target})"
     lines.append(f"Mode of the global ids: {mode}")

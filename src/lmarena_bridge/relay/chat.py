@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from lmarena_bridge.config.model import BridgeConfig, Settings
@@ -84,7 +84,7 @@ class ChatService:
         await run.start()
         return run
 
-    async def stream(self, prep: PreparedChat, run: JobRun) -> AsyncIterator[bytes]:
+    async def stream(self, prep: PreparedChat, run: JobRun) -> AsyncGenerator[bytes, None]:
         """SSE frames. Errors before the first frame are raised (so the route can answer
         with a real HTTP status); after it they become an error event and ``[DONE]``."""
         rec = prep.rec

@@ -144,7 +144,7 @@ class ImageService:
             if not answer.images:
                 raise
         finally:
-            await batches.aclose()  # type: ignore[attr-defined]
+            await batches.aclose()
             run.close()
         if not answer.images:
             raise _no_image(answer)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -296,7 +296,7 @@ class JobRun:
             return job.last_data + self.idle_timeout, "between two chunks"
         return self.dispatched + self.first_byte_timeout, "for the first chunk"
 
-    async def batches(self) -> AsyncIterator[Any]:
+    async def batches(self) -> AsyncGenerator[Any, None]:
         attempts = 1
         job = self.job
         assert job is not None, "start() first"
