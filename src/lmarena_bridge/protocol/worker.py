@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROTOCOL_VERSION = 2
 
@@ -95,6 +95,12 @@ class StatusReport(_Frame):
     state: WorkerState
     page: str = ""
     detail: str = ""
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _spelling(cls, v: Any) -> Any:
+        # "logged-out" and "logged_out" both mean the same; accept either spelling.
+        return v.replace("-", "_").lower() if isinstance(v, str) else v
 
 
 class StructuredError(BaseModel):
