@@ -94,7 +94,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     setup_logging(args.log_level)
     config_dir = resolve_config_dir(args.config_dir)
-    ensure_default_files(config_dir)
+    try:
+        ensure_default_files(config_dir)
+    except OSError as exc:
+        print(
+            f"lmarena-bridge: cannot create the config files in {config_dir}: "
+            f"{exc.strerror or exc}. Choose another folder with --config-dir.",
+            file=sys.stderr,
+        )
+        return 1
     try:
         settings = load_config(config_dir).settings
     except ConfigFileError:
