@@ -27,15 +27,16 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 routes = Routes()
 
 
+_UNION_TAGS = frozenset({"str", "TextPart", "ImagePart", "OtherPart", "int", "float"})
+
+
 def _param(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-after", "function-before") or str(part).startswith(
-            ("TextPart", "ImagePart", "OtherPart", "str", "list[")
-        ):
-            continue
+        elif part in _UNION_TAGS or str(part).startswith(("list[", "function-")):
+            continue  # pydantic names the union member it tried; not part of the path
         else:
             out += ("." if out else "") + str(part)
     return out

@@ -55,7 +55,7 @@ class ChatCompletionRequest(_Inbound):
     messages: list[ChatMessage]
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: int | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
