@@ -295,7 +295,7 @@ async def test_capture_long_poll_and_unknown_capture(bridge, workers) -> None:
         polled = (await http.get(url, params={"wait": 5})).json()
         assert polled == {"status": "captured", "capture_id": started["capture_id"],
                           "worker_id": w.worker_id, "session_id": NEW_SID,
-                          "message_id": NEW_MID}
+                          "message_id": NEW_MID, "saved": False}
         missing = await http.get(f"{bridge.url}/internal/id_capture/nope")
         assert missing.status_code == 404
         unknown = await http.post(bridge.url + "/internal/start_id_capture",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
+import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,12 +23,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.config.defaults import CONFIG_JSONC
+from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.model import Mode, Target
 from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
 from lmarena_bridge.http.auth import check_api_key, origin_allowed, token_matches
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.relay.pool import Worker
-from lmarena_bridge.relay.tab_requests import TabRequests, write_available_models
+from lmarena_bridge.relay.tab_requests import Capture, TabRequests, write_available_models
 from lmarena_bridge.site.models import extract_models
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 PAGE_SOURCE_TIMEOUT_SECONDS = 20.0
 MAX_CAPTURE_WAIT_SECONDS = 60.0
 SEED_NOT_CONNECTED = "Browser client not connected."
+SEED_UPDATER_URL = "http://127.0.0.1:5103/update"
+SAVE_CAPTURE_WAIT_SECONDS = 600.0
 
 
 def _bridge(request: Request) -> Bridge:
@@ -87,6 +94,11 @@ class TabChoice(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     worker_id: str | None = None
+    #: start_id_capture only: the bridge writes the captured ids into config.jsonc itself
+    #: (the monitor page's button; the CLI writes them on its own).
+    save: bool = False
+    mode: Mode | None = None
+    target: Target | None = None
 
 
 def _cors(request: Request) -> dict[str, str]:
@@ -163,7 +175,14 @@ async def start_id_capture(request: Request) -> Response:
         worker = _tabs(request).pick_worker(choice.worker_id if choice else None)
     except NoWorkerAvailable as exc:
         return _not_connected(request, exc)
-    capture = _tabs(request).start_capture(worker)
+    tabs = _tabs(request)
+    capture = tabs.start_capture(worker)
+    if choice is not None and choice.save:
+        tabs.spawn(_save_when_captured(_bridge(request), capture, choice))
+    elif choice is None and worker.protocol >= 2:
+        # The seed's id_updater.py waits on its side channel; our userscript reports the
+        # ids over the socket instead, so pass them on as the seed userscript would have.
+        tabs.spawn(_forward_to_seed_updater(tabs, capture))
     return _json(
         request,
         {
@@ -175,6 +194,47 @@ async def start_id_capture(request: Request) -> Response:
             "page": worker.page,
         },
     )
+
+
+async def _save_when_captured(bridge: Bridge, capture: Capture, choice: TabChoice) -> None:
+    await bridge.tab_requests.wait_capture(capture, SAVE_CAPTURE_WAIT_SECONDS)
+    if not capture.done.is_set() or not capture.session_id or not capture.message_id:
+        return
+    changes: dict[tuple[str | int, ...], Any] = {
+        ("session_id",): capture.session_id,
+        ("message_id",): capture.message_id,
+    }
+    if choice.mode:
+        changes[("id_updater_last_mode",)] = choice.mode
+    if choice.target:
+        changes[("id_updater_battle_target",)] = choice.target
+    try:
+        await bridge.config_store.update(CONFIG_JSONC, changes)
+    except (ConfigFileError, OSError) as exc:
+        capture.save_error = str(exc)
+        log.warning("could not save the captured ids: %s", exc)
+        return
+    capture.saved = True
+    log.info("id capture %s: ids saved to %s", capture.id, CONFIG_JSONC)
+
+
+async def _forward_to_seed_updater(tabs: TabRequests, capture: Capture) -> None:
+    await tabs.wait_capture(capture, SAVE_CAPTURE_WAIT_SECONDS)
+    if not capture.done.is_set():
+        return
+    body = json.dumps({"sessionId": capture.session_id, "messageId": capture.message_id})
+    try:
+        await asyncio.to_thread(_post_json, SEED_UPDATER_URL, body.encode())
+    except OSError as exc:  # nobody listening: the ids are still available by polling
+        log.info("no seed id_updater on %s to pass the ids to (%s)", SEED_UPDATER_URL, exc)
+
+
+def _post_json(url: str, body: bytes) -> None:
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        resp.read()
 
 
 @routes.get("/id_capture/{capture_id}")

@@ -44,6 +44,8 @@ class Capture:
     session_id: str | None = None
     message_id: str | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    saved: bool = False  # written to config.jsonc by the bridge (``save`` captures)
+    save_error: str | None = None
 
     def describe(self) -> dict[str, Any]:
         if not self.done.is_set():
@@ -54,6 +56,8 @@ class Capture:
             "worker_id": self.worker_id,
             "session_id": self.session_id,
             "message_id": self.message_id,
+            "saved": self.saved,
+            **({"save_error": self.save_error} if self.save_error else {}),
         }
 
 
