@@ -35,10 +35,16 @@ class Bridge:
         self.monitor = MonitorHub(self.pool, config_store, started_at=self.started_at)
         self.observers.add(self.metrics)
         self.observers.add(self.monitor)
-        self.rotation = EndpointRotation()
+        self.rotation = EndpointRotation(self.settings.endpoint_pool_strategy)
+        config_store.add_listener(self._config_changed)
         self.chat = ChatService(self.relay, self.config, self.observers, self.rotation)
         self.images = ImageService(self.relay, self.config, self.observers, self.rotation)
         self.tab_requests = TabRequests(self.relay)
+
+    def _config_changed(self, config: BridgeConfig) -> None:
+        # A reloaded endpoint map may have other pools: start them from their first entry.
+        self.rotation.strategy = config.settings.endpoint_pool_strategy
+        self.rotation.reset()
 
     @property
     def config_dir(self) -> Path:

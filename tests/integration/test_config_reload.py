@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import openai
 
 from lmarena_bridge.config.editor import set_value, write_atomic
 from tests.conftest import wait_for
@@ -58,3 +59,25 @@ async def test_new_model_in_models_json_is_listed(bridge) -> None:
                 break
             await asyncio.sleep(0.05)
         assert await listed()
+
+
+async def test_endpoint_pool_round_robin_and_strategy_reload(make_bridge, workers) -> None:
+    pool = [
+        {"session_id": f"{i}1111111-1111-4111-8111-111111111111",
+         "message_id": f"{i}2222222-2222-4222-8222-222222222222"}
+        for i in range(1, 4)
+    ]
+    srv = await make_bridge(endpoint_map={"echo-model": pool})
+    w = await workers(srv.ws_url)
+    async with openai.AsyncOpenAI(
+        base_url=f"{srv.url}/v1", api_key="x", max_retries=0
+    ) as c:
+        for _ in range(6):
+            await c.chat.completions.create(
+                model="echo-model", messages=[{"role": "user", "content": "x"}])
+    used = [payload["session_id"][0] for _, payload in w.jobs]
+    assert used == ["1", "2", "3", "1", "2", "3"]
+    bridge = srv.app.state.bridge
+    path = bridge.config_dir / "config.jsonc"
+    write_atomic(path, set_value(path.read_text(), ["endpoint_pool_strategy"], "random"))
+    await wait_for(lambda: bridge.rotation.strategy == "random", timeout=5)
