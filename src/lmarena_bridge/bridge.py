@@ -45,6 +45,7 @@ class Bridge:
         # A reloaded endpoint map may have other pools: start them from their first entry.
         self.rotation.strategy = config.settings.endpoint_pool_strategy
         self.rotation.reset()
+        self.pool.set_limit(config.settings.max_concurrent_per_worker)
 
     @property
     def config_dir(self) -> Path:

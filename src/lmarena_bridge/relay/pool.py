@@ -132,6 +132,12 @@ class WorkerPool:
             setattr(worker, key, value)
         self._observer.worker_changed(worker)
 
+    def set_limit(self, limit: int) -> None:
+        """A new per-tab concurrency limit, for connected tabs too (waiters may now fit)."""
+        for worker in self.workers.values():
+            worker.limit = limit
+        self._wake()
+
     @property
     def ready_count(self) -> int:
         return sum(1 for w in self.workers.values() if w.routable)
