@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lmarena_bridge.config.errors import ConfigFileError
     from lmarena_bridge.config.loader import load_config
     from lmarena_bridge.config.model import Settings
-    from lmarena_bridge.http.app import create_app
+    from lmarena_bridge.http.app import create_app, uvicorn_options
 
     setup_logging(args.log_level)
     config_dir = resolve_config_dir(args.config_dir)
@@ -118,10 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=port,
             log_level=args.log_level,
             access_log=False,
-            ws_max_size=64 * 1024 * 1024,
-            # Frames are small JSON on loopback: compressing them costs CPU per chunk and
-            # saves nothing.
-            ws_per_message_deflate=False,
+            **uvicorn_options(),
         )
     )
     server.run()

@@ -11,6 +11,8 @@ from typing import Any
 
 import uvicorn
 
+from lmarena_bridge.http.app import uvicorn_options
+
 SESSION_ID = "11111111-1111-4111-8111-111111111111"
 MESSAGE_ID = "22222222-2222-4222-8222-222222222222"
 TEXT_MODEL_ID = "e2d9d353-6dbe-4414-bf87-bd289d523726"
@@ -52,6 +54,8 @@ async def start_server(app: Any, **config: Any) -> RunningServer:
     sock = free_socket()
     port = sock.getsockname()[1]
     opts: dict[str, Any] = {"lifespan": "on", "log_level": "warning", "access_log": False}
+    if getattr(app.state, "bridge", None) is not None:
+        opts.update(uvicorn_options())  # the bridge is served in tests as in real use
     opts.update(config)
     server = uvicorn.Server(uvicorn.Config(app, **opts))
     task = asyncio.create_task(server.serve(sockets=[sock]))

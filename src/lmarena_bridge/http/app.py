@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +27,7 @@ from lmarena_bridge.http import (
     worker_ws,
 )
 from lmarena_bridge.http.responses import JSONBytes, error_response
+from lmarena_bridge.http.ws_fastpath import websocket_protocol
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path, exc_info=exc)
     return error_response(BridgeError("Internal error in the bridge; see its log.", status=500))
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How the bridge is served (the CLI and the tests use the same)."""
+    return {
+        "ws": websocket_protocol(),
+        # Frames are small JSON on loopback: compressing them costs CPU per chunk and
+        # saves nothing (and compressed frames would miss the fast receive path).
+        "ws_per_message_deflate": False,
+        "ws_max_size": 64 * 1024 * 1024,  # a page source for model discovery can be large
+    }
 
 
 def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlette:
