@@ -95,7 +95,7 @@ async def test_messages_arrive_intact_however_split(
     if split == "whole":
         pieces = [wire]
     elif split == "bytewise":
-        head = wire[: -70_010]  # every small frame byte by byte, the big one in one go
+        head = wire[:-70_010]  # every small frame byte by byte, the big one in one go
         pieces = [bytes([b]) for b in head] + [wire[-70_010:]]
     else:
         rng = random.Random(7)
@@ -112,6 +112,21 @@ async def test_messages_arrive_intact_however_split(
         assert (opcode, payload.decode()) == (1, "echo:" + m)
     # Only the handshake went through the library: every text frame took the fast path.
     assert all(chunk.startswith(b"GET ") for chunk in library_input)
+    writer.close()
+
+
+async def test_a_large_frame_streams_through_the_library(server: RunningServer) -> None:
+    reader, writer = await open_raw(server.port)
+    big = "B" * 1_000_000
+    wire = text("before") + text(big) + text("after")
+    for i in range(0, len(wire), 4096):
+        writer.write(wire[i : i + 4096])
+        await writer.drain()
+    assert [(await read_frame(reader))[1] for _ in range(3)] == [
+        b"echo:before",
+        b"echo:" + big.encode(),
+        b"echo:after",
+    ]
     writer.close()
 
 

@@ -24,6 +24,9 @@ except ImportError:  # pragma: no cover - other versions: uvicorn's default prot
     WebSocketsSansIOProtocol = None  # type: ignore[assignment,misc]
 
 _TEXT_FIN = 0x81  # FIN, no RSV bits (no compression), opcode 1 (text)
+# A frame this large is streamed into the library as it arrives instead of being
+# buffered here until complete (which would copy it again on every read).
+_LARGE_FRAME = 256 * 1024
 
 
 def _frame_length(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
@@ -56,6 +59,7 @@ if WebSocketsSansIOProtocol is not None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pending = b""
+            self._library_owes = 0  # bytes of a large frame the library is still reading
 
         def _fast_ready(self) -> bool:
             return (
@@ -67,44 +71,67 @@ if WebSocketsSansIOProtocol is not None:
             )
 
         def data_received(self, data: bytes) -> None:
-            if not self._pending and not self._fast_ready():
+            if self._library_owes:
+                take = min(self._library_owes, len(data))
+                self._library_owes -= take
+                super().data_received(data[:take])
+                data = data[take:]
+                if not data:
+                    return
+            ready = self._fast_ready()
+            if not self._pending and not ready:
                 super().data_received(data)
                 return
             buf = self._pending + data if self._pending else data
+            self._pending = b""
             pos, end = 0, len(buf)
-            max_size = self.config.ws_max_size
-            while pos < end:
-                if not self._fast_ready():
-                    break
-                sizes = _frame_length(buf, pos)
-                if sizes is None:
-                    break
-                header, length = sizes
+            queue = self.queue
+            queued = to_library = False
+            # Only the library changes the connection's state, so readiness is checked
+            # again after handing it a frame, not for every frame.
+            while ready and end - pos >= 2:
+                b0, b1 = buf[pos], buf[pos + 1]
+                if 0x80 <= b1 <= 0xFD:  # masked, length under 126: most frames
+                    length, header = b1 & 0x7F, 6
+                else:
+                    sizes = _frame_length(buf, pos)
+                    if sizes is None:
+                        break
+                    header, length = sizes
+                    if length > self.config.ws_max_size:
+                        to_library = True  # it refuses the frame properly
+                        break
                 stop = pos + header + length
-                if length > max_size:
-                    break  # the library refuses it properly
                 if stop > end:
-                    self._pending = buf[pos:]
-                    return
-                if buf[pos] == _TEXT_FIN and header - 4 >= 2 and buf[pos + 1] & 0x80:
+                    break
+                if b0 == _TEXT_FIN and b1 & 0x80:  # a final, masked, uncompressed text frame
                     mask = buf[pos + header - 4 : pos + header]
                     try:
                         text = apply_mask(buf[pos + header : stop], mask).decode()
                     except UnicodeDecodeError:
                         pass  # the library closes with 1007
                     else:
-                        self.queue.put_nowait({"type": "websocket.receive", "text": text})
-                        if not self.read_paused:
-                            self.read_paused = True
-                            self.transport.pause_reading()
+                        queue.put_nowait({"type": "websocket.receive", "text": text})
+                        queued = True
                         pos = stop
                         continue
-                # Any other complete frame: through the library, on its own.
+                # Any other frame: through the library, whole and on its own.
                 super().data_received(bytes(buf[pos:stop]))
                 pos = stop
-            self._pending = b""
+                ready = self._fast_ready()
+            if queued and not self.read_paused:
+                # As uvicorn does per message: stop reading until the app has caught up.
+                self.read_paused = True
+                self.transport.pause_reading()
             if pos < end:
-                super().data_received(bytes(buf[pos:]))
+                rest = bytes(buf[pos:])
+                sizes = _frame_length(rest, 0) if ready and not to_library else None
+                if ready and not to_library and (sizes is None or sum(sizes) <= _LARGE_FRAME):
+                    self._pending = rest  # the start of a frame; wait for the rest
+                    return
+                if sizes is not None:
+                    self._library_owes = sum(sizes) - len(rest)
+                super().data_received(rest)
 
 else:  # pragma: no cover
     FastTextFramesProtocol = None  # type: ignore[assignment,misc]
