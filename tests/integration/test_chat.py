@@ -214,3 +214,19 @@ async def test_keepalive_comments_during_silence(make_bridge, workers) -> None:
             if line.startswith("data: {")]
     assert "".join(d["choices"][0]["delta"].get("content") or "" for d in data) == "early late"
     assert body.rstrip().endswith("data: [DONE]")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_ignored_parameters_are_named_in_a_header(bridge, workers, client, stream: bool):
+    await workers(bridge.ws_url)
+    raw = await client.chat.completions.with_raw_response.create(
+        model="echo-model", messages=[{"role": "user", "content": "hi"}], stream=stream,
+        temperature=0.2, seed=7, extra_body={"top_p": 0.9},
+    )
+    assert raw.headers["x-bridge-ignored-params"] == "seed, temperature, top_p"
+    if stream:
+        async for _ in raw.parse():
+            pass
+    plain = await client.chat.completions.with_raw_response.create(
+        model="echo-model", messages=[{"role": "user", "content": "hi"}])
+    assert "x-bridge-ignored-params" not in plain.headers

@@ -127,6 +127,14 @@ async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIter
         await rest.aclose()
 
 
+IGNORED_HEADER = "X-Bridge-Ignored-Params"
+
+
+def _ignored_header(req: ChatCompletionRequest) -> dict[str, str]:
+    ignored = req.ignored_params()
+    return {IGNORED_HEADER: ", ".join(ignored)} if ignored else {}
+
+
 @routes.post("/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions")
 async def chat_completions(request: Request) -> Response:
     bridge = authorise(request)
@@ -150,6 +158,7 @@ async def chat_completions(request: Request) -> Response:
         chat.fail_before_dispatch(rec, BridgeError("client went away", status=499))
         raise
 
+    headers = _ignored_header(req)
     if req.stream:
         frames = chat.stream(prep, run)
         try:
@@ -159,9 +168,11 @@ async def chat_completions(request: Request) -> Response:
         except BridgeError as exc:
             return error_response(exc)
         return StreamingResponse(
-            _prepend(first, frames), media_type="text/event-stream", headers=SSE_HEADERS
+            _prepend(first, frames),
+            media_type="text/event-stream",
+            headers={**SSE_HEADERS, **headers},
         )
 
     # Non-streaming: a client that hangs up must still abort the site request.
     finished, body = await unless_disconnected(request, chat.collect(prep, run))
-    return JSONBytes(body) if finished else Response(status_code=499)
+    return JSONBytes(body, headers=headers) if finished else Response(status_code=499)

@@ -66,6 +66,11 @@ class ChatCompletionRequest(_Inbound):
     top_p: float | None = None
     user: str | None = None
 
+    def ignored_params(self) -> list[str]:
+        """Parameters the client set that the site cannot honour (told in a header)."""
+        given = set(self.model_fields_set) | set(self.model_extra or {})
+        return sorted(given & _IGNORED)
+
     def stop_sequences(self) -> list[str]:
         if self.stop is None:
             return []
@@ -85,6 +90,27 @@ class ImageGenerationRequest(_Inbound):
     quality: str | None = None
     style: str | None = None
     user: str | None = None
+
+
+# Sampling and output options the site has no way to receive.
+_IGNORED = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "presence_penalty",
+        "frequency_penalty",
+        "seed",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "modalities",
+        "audio",
+        "prediction",
+    }
+)
 
 
 class Usage(BaseModel):
