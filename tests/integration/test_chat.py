@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lmarena_bridge.protocol.worker import JobFrame
 from tests.conftest import wait_for
 from tests.support.workers import (
     ScriptedWorker,
@@ -50,7 +51,8 @@ async def test_payload_sent_to_worker(bridge, workers, client) -> None:
             {"role": "user", "content": "Hello"},
         ],
     )
-    (_, payload), = w.jobs
+    (rid, payload), = w.jobs
+    JobFrame.model_validate({"request_id": rid, "payload": payload})  # the documented shape
     assert payload["session_id"] and payload["message_id"]
     assert payload["target_model_id"] == "e2d9d353-6dbe-4414-bf87-bd289d523726"
     roles = [(t["role"], t["participantPosition"]) for t in payload["message_templates"]]

@@ -296,7 +296,7 @@ async def request_model_update(request: Request) -> Response:
         bridge.tab_requests.spawn(_refresh_from(bridge, worker))
     else:
         # A seed-era tab answers by POSTing to /internal/update_available_models.
-        bridge.relay.send_later(worker, {"command": "send_page_source"})
+        bridge.relay.command(worker, "send_page_source")
     return _json(request, {"status": "success", "message": "Request to send page source sent."})
 
 

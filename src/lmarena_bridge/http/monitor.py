@@ -116,7 +116,7 @@ def _on_action(bridge: Bridge, sub: Subscriber, raw: str) -> None:
         if worker is None:
             result["message"] = "That tab is no longer connected."
         else:
-            bridge.relay.send_later(worker, {"command": "refresh"})
+            bridge.relay.command(worker, "refresh")
             log.info("monitor asked worker %s to reload its page", worker.id)
             result.update(ok=True, worker_id=worker.id, message=f"Reload sent to tab {worker.id}.")
     else:

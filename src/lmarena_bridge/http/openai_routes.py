@@ -16,7 +16,7 @@ from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.responses import JSONBytes, error_response
 from lmarena_bridge.http.routing import Routes, bridge_of, unless_disconnected
-from lmarena_bridge.protocol.openai import ChatCompletionRequest
+from lmarena_bridge.protocol.openai import ChatCompletionRequest, ModelCard, ModelList
 from lmarena_bridge.relay.observer import RequestRecord
 
 M = TypeVar("M", bound=BaseModel)
@@ -71,36 +71,34 @@ def authorise(request: Request) -> Bridge:
 # -- models -----------------------------------------------------------------------------------
 
 
-def _model_cards(bridge: Bridge) -> list[dict[str, Any]]:
+def _model_cards(bridge: Bridge) -> list[ModelCard]:
     cfg = bridge.config()
     orgs = {
         m.get("id"): m.get("organization") or m.get("provider")
         for m in cfg.available_models
         if isinstance(m, dict)
     }
-    cards = []
-    for name, target in cfg.models.items():
-        cards.append(
-            {
-                "id": name,
-                "object": "model",
-                "created": MODEL_CREATED,
-                "owned_by": orgs.get(target.model_id) or "lmarena",
-                "type": "image" if target.is_image else "text",
-            }
+    cards = [
+        ModelCard(
+            id=name,
+            created=MODEL_CREATED,
+            owned_by=orgs.get(target.model_id) or "lmarena",
+            type="image" if target.is_image else "text",
         )
-    for name in cfg.endpoint_map:
-        if name not in cfg.models:
-            cards.append(
-                {"id": name, "object": "model", "created": MODEL_CREATED, "owned_by": "lmarena"}
-            )
+        for name, target in cfg.models.items()
+    ]
+    cards += [
+        ModelCard(id=name, created=MODEL_CREATED, owned_by="lmarena")
+        for name in cfg.endpoint_map
+        if name not in cfg.models
+    ]
     return cards
 
 
 @routes.get("/v1/models", "/api/v1/models", "/models")
 async def list_models(request: Request) -> Response:
     bridge = authorise(request)
-    return JSONBytes({"object": "list", "data": _model_cards(bridge)})
+    return JSONBytes(ModelList(data=_model_cards(bridge)).model_dump(exclude_none=True))
 
 
 @routes.get(
@@ -110,8 +108,8 @@ async def get_model(request: Request) -> Response:
     bridge = authorise(request)
     model_id = request.path_params["model_id"]
     for card in _model_cards(bridge):
-        if card["id"] == model_id:
-            return JSONBytes(card)
+        if card.id == model_id:
+            return JSONBytes(card.model_dump(exclude_none=True))
     raise ModelNotFound(f"The model '{model_id}' does not exist.", param="model")
 
 

@@ -41,7 +41,7 @@ ContentPart = TextPart | ImagePart | OtherPart
 
 class ChatMessage(_Inbound):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[TextPart | ImagePart | OtherPart] | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     reasoning_content: str | None = None
 
@@ -124,6 +124,7 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    type: Literal["text", "image"] | None = None  # ours: what the model produces
 
 
 class ModelList(BaseModel):

@@ -48,10 +48,13 @@ class JobFrame(BaseModel):
     payload: JobPayload
 
 
+Command = Literal["refresh", "reconnect", "activate_id_capture", "send_page_source"]
+
+
 class CommandFrame(BaseModel):
     """refresh | reconnect | activate_id_capture | send_page_source (seed-era commands)."""
 
-    command: Literal["refresh", "reconnect", "activate_id_capture", "send_page_source"]
+    command: Command
 
 
 class AbortFrame(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from lmarena_bridge.errors import BridgeError, SiteError
+from lmarena_bridge.protocol.openai import Usage
 from lmarena_bridge.site.errors import classify_stream_error
 from lmarena_bridge.site.events import (
     Citation,
@@ -249,11 +250,9 @@ class AnswerBuilder:
             prompt = estimate_tokens(self.prompt_chars)
         if not isinstance(completion, int):
             completion = estimate_tokens(self.content_chars + self.reasoning_chars)
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
+        return Usage(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        ).model_dump()
 
     def message(self) -> dict[str, Any]:
         msg: dict[str, Any] = {"role": "assistant", "content": self.text}

@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
-from lmarena_bridge.protocol.worker import StatusReport, StructuredError, parse_control
+from lmarena_bridge.protocol.worker import (
+    AbortFrame,
+    Command,
+    CommandFrame,
+    ErrorFrame,
+    StatusReport,
+    parse_control,
+)
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
 from lmarena_bridge.site.errors import classify_failure, classify_seed_error
@@ -148,7 +155,11 @@ class Relay:
     def finish(self, job: Job, *, abort: bool) -> None:
         """Free the job's slot at once; tell a protocol-2 worker to stop fetching."""
         if self._forget(job) and abort and not job.worker.closed and job.worker.protocol >= 2:
-            self.send_later(job.worker, {"type": "abort", "request_id": job.request_id})
+            self.send_later(job.worker, AbortFrame(request_id=job.request_id).model_dump())
+
+    def command(self, worker: Worker, name: Command) -> None:
+        """Send a seed-era command (refresh, reconnect, activate_id_capture, send_page_source)."""
+        self.send_later(worker, CommandFrame(command=name).model_dump())
 
     def send_later(self, worker: Worker, frame: dict[str, Any]) -> None:
         task = asyncio.get_running_loop().create_task(self._send_quietly(worker, frame))
@@ -188,7 +199,7 @@ class Relay:
                     self._job_failed(job, classify_seed_error(str(data["error"])))
             elif isinstance(frame.get("error"), dict):
                 try:
-                    err = StructuredError.model_validate(frame["error"])
+                    err = ErrorFrame.model_validate(frame).error
                 except ValidationError:
                     log.warning("worker %s sent a malformed error frame; ignored", worker.id)
                     return
@@ -228,7 +239,7 @@ class Relay:
         self.pool.set_state(worker, "challenge", detail[:200])
         if not worker.refresh_sent and not worker.closed:
             worker.refresh_sent = True
-            self.send_later(worker, {"command": "refresh"})
+            self.command(worker, "refresh")
 
     def on_worker_gone(self, worker: Worker) -> None:
         self.pool.remove(worker)

@@ -105,7 +105,7 @@ class TabRequests:
         self._captures[capture.id] = capture
         while len(self._captures) > MAX_CAPTURES:
             self._captures.popitem(last=False)
-        self.relay.send_later(worker, {"command": "activate_id_capture"})
+        self.relay.command(worker, "activate_id_capture")
         log.info("id capture %s armed on worker %s", capture.id, worker.id)
         return capture
 
@@ -142,7 +142,7 @@ class TabRequests:
         entry = (worker, fut)
         self._page_waiters.append(entry)
         try:
-            self.relay.send_later(worker, {"command": "send_page_source"})
+            self.relay.command(worker, "send_page_source")
             async with asyncio.timeout(timeout):
                 return await fut
         except TimeoutError:
