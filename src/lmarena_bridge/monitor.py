@@ -175,7 +175,7 @@ class MonitorHub(RelayObserver):
         }
 
     @staticmethod
-    def flight_view(key: int, rec: RequestRecord) -> dict[str, Any]:
+    def _record_view(key: int | None, rec: RequestRecord) -> dict[str, Any]:
         return {
             "key": key,
             "id": rec.request_id,
@@ -184,6 +184,12 @@ class MonitorHub(RelayObserver):
             "stream": rec.stream,
             "worker": rec.worker_id,
             "started_at": rec.started_at,
+        }
+
+    @staticmethod
+    def flight_view(key: int, rec: RequestRecord) -> dict[str, Any]:
+        return {
+            **MonitorHub._record_view(key, rec),
             "elapsed": _round(rec.duration),
             "chars": rec.chars,
             "queue_wait": _round(rec.queue_wait),
@@ -194,13 +200,7 @@ class MonitorHub(RelayObserver):
     def finished_view(key: int | None, rec: RequestRecord) -> dict[str, Any]:
         cancelled = rec.outcome == "cancelled"
         return {
-            "key": key,
-            "id": rec.request_id,
-            "endpoint": rec.endpoint,
-            "model": _model(rec),
-            "stream": rec.stream,
-            "worker": rec.worker_id,
-            "started_at": rec.started_at,
+            **MonitorHub._record_view(key, rec),
             "finished_at": time.time(),
             "outcome": rec.outcome,
             "status": 499 if cancelled else rec.status,

@@ -17,11 +17,10 @@ from typing import Any
 
 from lmarena_bridge.config.defaults import CONFIG_JSONC, ENDPOINT_MAP_JSON
 from lmarena_bridge.config.editor import read_text
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.store import ConfigStore, KeyPath
 from lmarena_bridge.tools.client import BridgeClient, ToolError, add_bridge_args, client_for
-from lmarena_bridge.tools.console import Console, Countdown, choose_worker
+from lmarena_bridge.tools.console import Console, Countdown, choose_worker, run_tool
 from lmarena_bridge.tools.side_channel import SEED_PORT, SideChannel
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
@@ -60,16 +59,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def main(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
-    try:
-        run(args, console)
-    except ToolError as exc:
-        console.note(f"Error: {exc.message}")
-        return exc.exit_code
-    except ConfigFileError as exc:
-        console.note(f"Error: cannot write the config: {exc}")
-        return 1
-    return 0
+    return run_tool(run, args, console, "the config")
 
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, str]:

@@ -5,11 +5,14 @@ Everything goes through a ``Console`` so tests drive the tools with plain string
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.tools.client import BridgeClient, ToolError
 
 
@@ -134,3 +137,22 @@ def choose_worker(client: BridgeClient, console: Console, wanted: str | None) ->
     choices.update({str(w.get("id")): str(i) for i, w in enumerate(workers, 1)})
     pick = console.ask(f"Which tab? [1-{len(workers)}] ", choices)
     return workers[int(pick) - 1]
+
+
+def run_tool(
+    run: Callable[[argparse.Namespace, Console], object],
+    args: argparse.Namespace,
+    console: Console | None,
+    writing: str,
+) -> int:
+    """Run a tool's flow and turn its expected failures into a message and an exit code."""
+    console = console or Console()
+    try:
+        run(args, console)
+    except ToolError as exc:
+        console.note(f"Error: {exc.message}")
+        return exc.exit_code
+    except ConfigFileError as exc:
+        console.note(f"Error: cannot write {writing}: {exc}")
+        return 1
+    return 0

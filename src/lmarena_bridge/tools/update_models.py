@@ -16,8 +16,8 @@ from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.store import ConfigStore, KeyPath
 from lmarena_bridge.relay.tab_requests import write_available_models
 from lmarena_bridge.site.models import ModelDiff, diff_models, is_image_model, models_json_value
-from lmarena_bridge.tools.client import ToolError, add_bridge_args, client_for
-from lmarena_bridge.tools.console import Console
+from lmarena_bridge.tools.client import add_bridge_args, client_for
+from lmarena_bridge.tools.console import Console, run_tool
 
 PAGE_TIMEOUT_SECONDS = 45.0  # the bridge itself gives the tab ~20 s
 
@@ -43,16 +43,7 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
 
 
 def main(args: argparse.Namespace, console: Console | None = None) -> int:
-    console = console or Console()
-    try:
-        run(args, console)
-    except ToolError as exc:
-        console.note(f"Error: {exc.message}")
-        return exc.exit_code
-    except ConfigFileError as exc:
-        console.note(f"Error: cannot write models.json: {exc}")
-        return 1
-    return 0
+    return run_tool(run, args, console, "models.json")
 
 
 def run(args: argparse.Namespace, console: Console) -> list[dict[str, Any]]:
