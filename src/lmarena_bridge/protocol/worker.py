@@ -43,9 +43,27 @@ class JobPayload(BaseModel):
     is_image_request: bool = False
 
 
+class RecaptchaSpec(BaseModel):
+    """Which v3 token the tab mints for each attempt, and how often it retries a rejection."""
+
+    action: str
+    v3_retries: int = 1
+
+
+class SiteRequestPayload(BaseModel):
+    """A site request built whole by the bridge; the tab only adds the reCAPTCHA token."""
+
+    type: Literal["site_request"] = "site_request"
+    method: Literal["POST", "PUT"] = "POST"
+    path: str
+    body: dict[str, Any]
+    recaptcha: RecaptchaSpec | None = None
+    stop_path: str | None = None
+
+
 class JobFrame(BaseModel):
     request_id: str
-    payload: JobPayload
+    payload: JobPayload | SiteRequestPayload
 
 
 Command = Literal["refresh", "reconnect", "activate_id_capture", "send_page_source"]
@@ -67,6 +85,7 @@ class HelloAck(BaseModel):
     worker_id: str
     protocol: int = PROTOCOL_VERSION
     heartbeat_interval: float
+    recaptcha_sitekey: str = ""
 
 
 class Ping(BaseModel):
@@ -90,7 +109,7 @@ class Pong(_Frame):
     ts: float | None = None
 
 
-WorkerState = Literal["ready", "challenge", "logged_out"]
+WorkerState = Literal["ready", "challenge", "logged_out", "wrong_origin"]
 
 
 class StatusReport(_Frame):
@@ -111,6 +130,7 @@ class StructuredError(BaseModel):
 
     message: str
     status: int | None = None
+    code: str | None = None  # set by the worker for failures it names itself
     content_type: str | None = None
     body: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
