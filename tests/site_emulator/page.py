@@ -10,22 +10,36 @@ from .state import TEXT_MODEL_ID, EmulatorState, SiteSession
 
 PAGE_TITLE = "LMArena"
 
-# The site's retry button handler, reduced to what matters: it calls the *global* fetch at
-# click time (so a userscript's fetch wrapper sees it) with a JSON body and no headers.
+# The site's retry button handler, reduced to what matters: it mints a chat_retry token, then
+# calls the *global* fetch at click time (so a userscript's fetch wrapper sees it) with a
+# JSON body and no headers. Without grecaptcha the token is null, as on the site.
 _PAGE_JS = """
+const mintToken = async (action) => {
+  for (let i = 0; i < 50 && !(window.grecaptcha && window.grecaptcha.enterprise); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  try {
+    await new Promise((resolve) => window.grecaptcha.enterprise.ready(resolve));
+    return await window.grecaptcha.enterprise.execute(SITEKEY, {action});
+  } catch (e) {
+    return null;
+  }
+};
 const onRetry = async (btn) => {
   const sid = btn.dataset.session, mid = btn.dataset.message, pos = btn.dataset.position;
   const now = new Date().toISOString();
   const messages = HISTORY.map((m, i) => ({
     id: m.id, role: m.role, content: m.content, evaluationId: null, evaluationSessionId: sid,
     parentMessageIds: i ? [HISTORY[i - 1].id] : [], experimental_attachments: [],
-    failureReason: null, metadata: null, participantPosition: "a", createdAt: now, updatedAt: now,
+    failureReason: null, metadata: {}, participantPosition: "a", createdAt: now, updatedAt: now,
     status: i === HISTORY.length - 1 ? "pending" : "success",
   }));
   const out = btn.parentElement.querySelector(".content");
   out.textContent = "";
+  const recaptchaV3Token = await mintToken("chat_retry");
   const url = `/nextjs-api/stream/retry-evaluation-session-message/${sid}/messages/${mid}`;
-  const res = await fetch(url, {method: "PUT", body: JSON.stringify({messages, modelId: null})});
+  const body = JSON.stringify({messages, modelId: null, recaptchaV3Token});
+  const res = await fetch(url, {method: "PUT", body});
   if (!res.ok) { out.textContent = `Error ${res.status}`; btn.dataset.done = "error"; return; }
   const reader = res.body.getReader(), decoder = new TextDecoder();
   let buffer = "";
@@ -52,7 +66,7 @@ document.querySelectorAll("button.retry-btn").forEach(
 _CHALLENGE_HTML = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
 <meta http-equiv="Content-Type" content="text/html; charset=UTF-8"></head>
 <body><div class="main-wrapper"><div id="cf-challenge-running" class="cf-browser-verification">
-<h1>lmarena.ai</h1><p>Checking your browser before accessing lmarena.ai.</p>
+<h1>arena.ai</h1><p>Checking your browser before accessing arena.ai.</p>
 <noscript>Enable JavaScript and cookies to continue</noscript>
 <p>Verifying you are human. This may take a few seconds.</p></div></div>
 <script>window._cf_chl_opt = {cvId: "3", cType: "managed"};
@@ -79,7 +93,7 @@ def flight_push(text: str) -> str:
 
 
 def model_flight(state: EmulatorState) -> str:
-    """The RSC row carrying the model list, as the site had it (§3.1)."""
+    """The RSC row carrying the model list, as the site has it (docs/site-protocol.md §3)."""
     if state.page_variant == "initialState":  # summer 2025: the list under initialState
         props: dict[str, Any] = {"initialState": state.models,
                                  "data-sentry-element": "EvaluationStoreProvider"}
@@ -107,13 +121,23 @@ def chat_page(state: EmulatorState, session: SiteSession | None, logged_in: bool
         main = '<main><p>Sign in to start chatting.</p><button id="login">Sign in</button></main>'
         history = []
     history_js = json.dumps(history, ensure_ascii=False).replace("</", "<\\/")
+    sitekey_js = json.dumps(state.recaptcha_sitekey)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{PAGE_TITLE}</title>"
+        f"<title>{PAGE_TITLE}</title>{recaptcha_tag(state)}"
         "<script>(self.__next_f=self.__next_f||[]).push([0])</script></head>"
         f"<body{body_attrs}>{''.join(pushes)}{main}"
-        f"<script>const HISTORY = {history_js};{_PAGE_JS}</script></body></html>"
+        f"<script>const HISTORY = {history_js}, SITEKEY = {sitekey_js};{_PAGE_JS}</script>"
+        "</body></html>"
     )
+
+
+def recaptcha_tag(state: EmulatorState) -> str:
+    """The site's reCAPTCHA Enterprise loader (async: it may arrive after a userscript)."""
+    if not state.page_has_recaptcha_script:
+        return ""
+    src = f"https://www.google.com/recaptcha/enterprise.js?render={state.recaptcha_sitekey}"
+    return f'<script src="{html.escape(src)}" async></script>'
 
 
 def _conversation(session: SiteSession) -> str:

@@ -2,7 +2,7 @@
 
 The emulator runs in the test's own event loop, so tests mutate an ``EmulatorState`` between
 (or during) requests without locks. Nothing here is module-level mutable state: two
-emulators in one process never share anything.
+emulators in one process never share anything. The knobs are listed in ``__init__.py``.
 """
 
 from __future__ import annotations
@@ -10,21 +10,34 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import secrets
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal, get_args
 
-# Stable model ids, so tests and the bridge's models.json can name them.
-TEXT_MODEL_ID = "e2d9d353-6dbe-4414-bf87-bd289d523726"
-IMAGE_MODEL_ID = "51ad1d79-61e2-414c-99e3-faeb64bb6b1b"
-SEARCH_MODEL_ID = "7a0c9a2e-3f5b-4c1d-9e8f-1b2c3d4e5f60"
-VISION_MODEL_ID = "0f8e7d6c-5b4a-4392-8170-6a5b4c3d2e1f"
-STEALTH_MODEL_ID = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+from . import tokens
+from .catalog import (
+    IMAGE_MODEL_ID,
+    SEARCH_MODEL_ID,
+    STEALTH_MODEL_ID,
+    TEXT_MODEL_ID,
+    VISION_MODEL_ID,
+    default_models,
+)
+from .hosts import ARENA_ORIGIN
+from .ids import uuid7
+from .records import RecaptchaCheck, RecaptchaMint, RecordedRequest, StreamControl
+
+__all__ = [  # names that used to live here stay importable from here
+    "IMAGE_MODEL_ID", "SEARCH_MODEL_ID", "STEALTH_MODEL_ID", "TEXT_MODEL_ID", "VISION_MODEL_ID",
+    "RecaptchaCheck", "RecaptchaMint", "RecordedRequest", "StreamControl", "default_models",
+]
 
 AUTH_COOKIE = "arena-auth-prod-v1"
+DEFAULT_RECAPTCHA_SITEKEY = "6LeTGMcsAAAAALuIlkVwIxaAuZA8VledA6d3Nnb0"
 
 FailureKind = Literal[
     "challenge",  # 403 Cloudflare page + cf-mitigated: challenge
@@ -38,37 +51,14 @@ FailureKind = Literal[
     "server_error",  # 500 (or opts status=5xx)
     "stream_error",  # 200: a3:"..." then ad:{"finishReason":"error"}
     "content_filter",  # 200: some text then finish content-filter
-    "stall",  # 200: some text, then no bytes until the client leaves
+    "stall",  # 200: some text, then only heartbeats until the client leaves (or a stop)
+    "silent_stall",  # 200: some text, then no bytes at all until the client leaves
+    "arena_error",  # 200: some text, then the whole line a0:"hasArenaError"
+    "prompt_failed",  # 429 {"error":"prompt failed"}
 ]
 FAILURE_KINDS: tuple[str, ...] = get_args(FailureKind)
-
-
-def default_models() -> list[dict[str, Any]]:
-    """The model registry shown in the page (SITE_PROTOCOL §3.1 shapes)."""
-
-    def model(mid: str, name: str, caps: dict[str, Any], org: str | None, rank: int) -> dict:
-        entry: dict[str, Any] = {"id": mid, "publicName": name, "name": name, "capabilities": caps}
-        if org is not None:  # stealth models carry neither organization nor provider
-            entry["organization"] = org
-            entry["provider"] = org
-        entry["rank"] = rank
-        return entry
-
-    text_in = {"text": True}
-    return [
-        model(TEXT_MODEL_ID, "echo-1", {"inputCapabilities": text_in,
-              "outputCapabilities": {"text": True}}, "emulator", 1),
-        model(IMAGE_MODEL_ID, "echo-image-1", {"inputCapabilities": text_in,
-              "outputCapabilities": {"image": {"aspectRatios": ["1:1", "16:9"]}}}, "emulator", 2),
-        model(SEARCH_MODEL_ID, "echo-search-1", {"inputCapabilities": text_in,
-              "outputCapabilities": {"text": True, "search": True}}, "emulator", 3),
-        model(VISION_MODEL_ID, "echo-vision-1", {
-            "inputCapabilities": {"text": True, "image": {"requiresUpload": True,
-                                                          "multipleImages": True}},
-            "outputCapabilities": {"text": True}}, "emulator", 4),
-        model(STEALTH_MODEL_ID, "mystery-model", {"inputCapabilities": text_in,
-              "outputCapabilities": {"text": True}}, None, 9007199254740991),
-    ]
+SessionMode = Literal["direct", "direct-battle", "battle", "side-by-side"]
+RecaptchaMode = Literal["ok", "unavailable"]
 
 
 @dataclass
@@ -91,14 +81,33 @@ class SiteMessage:
 class SiteSession:
     id: str
     owner: str
-    mode: Literal["direct", "battle"]
+    mode: SessionMode
     messages: list[SiteMessage]
+    modality: str = "chat"
+    model_a_id: str | None = None
+    model_b_id: str | None = None
+    posts: int = 0  # accepted post-to-evaluation turns
+    from_client: bool = False  # made by create-evaluation (reset() drops these)
 
     def message(self, message_id: str) -> SiteMessage | None:
         return next((m for m in self.messages if m.id == message_id), None)
 
     def assistant(self, position: str = "a") -> SiteMessage:
         return next(m for m in self.messages if m.role == "assistant" and m.position == position)
+
+    def user_turn_of(self, message_id: str) -> SiteMessage | None:
+        """The stored user message an answer belongs to (the last user turn before it)."""
+        turn = None
+        for m in self.messages:
+            if m.id == message_id:
+                return turn
+            if m.role == "user":
+                turn = m
+        return None
+
+    def history_until(self, message: SiteMessage) -> list[SiteMessage]:
+        """The stored messages up to and including ``message``."""
+        return self.messages[: self.messages.index(message) + 1]
 
 
 @dataclass
@@ -113,25 +122,15 @@ class Chunking:
     stall_seconds: float = 3600.0
 
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    cookies: dict[str, str]
-    body: Any  # parsed JSON, or None when the body is not JSON
-    body_size: int
-    time: float
-    user_id: str | None = None
-    status: int | None = None
-    completed: bool = False  # the whole response body was written
-    disconnected: bool = False  # the client went away before the body ended
-    ended_at: float | None = None
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        return self.body.get("messages", []) if isinstance(self.body, dict) else []
+# Knobs that reset() puts back to their declared defaults (lists are emptied in place).
+_RESET_FIELDS = (
+    "requests", "failures", "chunking", "chars_per_delta", "reasoning", "images_per_answer",
+    "max_body_bytes", "challenge_active", "auto_login", "page_variant", "redirects",
+    "recaptcha_sitekey", "recaptcha_mode", "recaptcha_token_max_age", "recaptcha_checks",
+    "recaptcha_mints", "recaptcha_forced_failures", "page_has_recaptcha_script",
+    "direct_battle_turns", "heartbeat_interval", "max_prompt_chars", "routed_model",
+    "image_as_base64",
+)
 
 
 @dataclass
@@ -153,6 +152,25 @@ class EmulatorState:
     users: dict[str, SiteUser] = field(default_factory=dict)
     sessions: dict[str, SiteSession] = field(default_factory=dict)
     image_counter: int = 0
+    redirects: list[RecordedRequest] = field(default_factory=list)  # lmarena.ai hits (301)
+    # reCAPTCHA Enterprise v3 (recaptcha.py)
+    recaptcha_sitekey: str = DEFAULT_RECAPTCHA_SITEKEY
+    recaptcha_mode: RecaptchaMode = "ok"  # "unavailable": enterprise.js defines no grecaptcha
+    recaptcha_token_max_age: float = 120.0
+    recaptcha_checks: list[RecaptchaCheck] = field(default_factory=list)
+    recaptcha_mints: list[RecaptchaMint] = field(default_factory=list)
+    recaptcha_forced_failures: int = 0  # see fail_recaptcha()
+    page_has_recaptcha_script: bool = True
+    # The 2026 site's rules (evaluation.py, stream.py)
+    direct_battle_turns: int | None = None  # posts a direct-battle session takes; None: any
+    heartbeat_interval: float | None = 0.5  # heartbeat lines during longer waits; None: none
+    max_prompt_chars: int = 200_000  # longer userMessage.content: 429 prompt failed
+    routed_model: str | None = None  # when set: a2 routed_model line after the heartbeat
+    image_as_base64: bool = False  # image answers carry base64 "data" instead of a URL
+    # Internal: the token secret and spent nonces outlive reset(), so no token is ever reused.
+    recaptcha_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    recaptcha_used: set[str] = field(default_factory=set, repr=False)
+    running_streams: list[StreamControl] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.default_user = self.add_user("tester@emulator.test")
@@ -172,24 +190,30 @@ class EmulatorState:
 
     def add_session(
         self,
-        mode: Literal["direct", "battle"] = "direct",
+        mode: SessionMode = "direct",
         owner: str | None = None,
         model_id: str = TEXT_MODEL_ID,
         prompt: str = "Hello there",
     ) -> SiteSession:
-        """A session with one user turn and its answer(s): one in direct, a and b in battle."""
-        sid = str(uuid.uuid4())
-        messages = [SiteMessage(id=str(uuid.uuid4()), role="user", content=prompt)]
-        positions = ("a", "b") if mode == "battle" else ("a",)
+        """A session with one user turn and its answer(s): one side, or a and b in battles."""
+        messages = [SiteMessage(id=uuid7(), role="user", content=prompt)]
+        positions = ("a", "b") if mode in ("battle", "side-by-side") else ("a",)
         for pos in positions:
             messages.append(
-                SiteMessage(id=str(uuid.uuid4()), role="assistant", position=pos,
+                SiteMessage(id=uuid7(), role="assistant", position=pos,
                             content=f"Hi, this is side {pos}.", model_id=model_id)
             )
-        session = SiteSession(id=sid, owner=owner or self.default_user.id, mode=mode,
-                              messages=messages)
-        self.sessions[sid] = session
+        session = SiteSession(id=uuid7(), owner=owner or self.default_user.id, mode=mode,
+                              messages=messages, model_a_id=model_id)
+        self.sessions[session.id] = session
         return session
+
+    def used_ids(self) -> set[str]:
+        """Every session and message id the site has stored (a client may not reuse them)."""
+        ids = set(self.sessions)
+        for session in self.sessions.values():
+            ids.update(m.id for m in session.messages)
+        return ids
 
     def auth_cookie_for(self, user_id: str, expires_in: float | None = None) -> str:
         """An ``arena-auth-prod-v1`` value: ``base64-`` + base64(Supabase session JSON)."""
@@ -228,10 +252,10 @@ class EmulatorState:
     # ---- failure switches --------------------------------------------------------------
 
     def fail_next(self, kind: str, count: int = 1, **opts: Any) -> None:
-        """Make the next ``count`` retry requests fail with ``kind`` (see FailureKind).
+        """Make the next ``count`` evaluation requests (create, post or retry) fail with ``kind``.
 
-        Options: ``retry_after`` (rate_limit, seconds), ``modality`` (rate_limit),
-        ``status`` (server_error), ``message`` (stream_error, unauthorized...).
+        See FailureKind. Options: ``retry_after`` (rate_limit, seconds), ``modality``
+        (rate_limit), ``status`` (server_error), ``message`` (stream_error, unauthorized...).
         """
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}; one of {FAILURE_KINDS}")
@@ -241,8 +265,22 @@ class EmulatorState:
     def take_failure(self) -> tuple[str, dict[str, Any]] | None:
         return self.failures.popleft() if self.failures else None
 
+    def fail_recaptcha(self, count: int = 1) -> None:
+        """The next ``count`` token checks fail (403) whatever they carry; a good token is
+        spent all the same, as a low score spends a real one."""
+        self.recaptcha_forced_failures += count
+
     def solve_challenge(self) -> None:
         self.challenge_active = False
+
+    def mint_recaptcha_token(self, action: str, *, sitekey: str | None = None,
+                             issued_at: float | None = None, origin: str = ARENA_ORIGIN) -> str:
+        """A token as the fake ``execute`` would mint it, with any claim overridden.
+
+        For tests that need a token the page could not get (old, other sitekey, other origin).
+        """
+        return tokens.mint(self.recaptcha_secret, sitekey or self.recaptcha_sitekey, action,
+                           time.time() if issued_at is None else issued_at, origin)
 
     # ---- model registry ----------------------------------------------------------------
 
@@ -255,35 +293,67 @@ class EmulatorState:
 
     # ---- request log -------------------------------------------------------------------
 
+    def _logged(self, *markers: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if any(m in r.path for m in markers)]
+
+    @property
+    def evaluation_requests(self) -> list[RecordedRequest]:
+        """Logged create, post and retry requests (any status), oldest first."""
+        return self._logged("/stream/create-evaluation", "/stream/post-to-evaluation/",
+                            "/stream/retry-evaluation-session-message/")
+
+    @property
+    def create_requests(self) -> list[RecordedRequest]:
+        return self._logged("/stream/create-evaluation")
+
+    @property
+    def post_requests(self) -> list[RecordedRequest]:
+        return self._logged("/stream/post-to-evaluation/")
+
     @property
     def retry_requests(self) -> list[RecordedRequest]:
         """The logged ``PUT …/retry-evaluation-session-message/…`` requests, oldest first."""
-        return [r for r in self.requests if "/retry-evaluation-session-message/" in r.path]
+        return self._logged("/retry-evaluation-session-message/")
+
+    @property
+    def stop_requests(self) -> list[RecordedRequest]:
+        return self._logged("/stream/stop/")
 
     @property
     def page_loads(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET"]
+        return [r for r in self.requests
+                if r.method == "GET" and not r.path.startswith("/nextjs-api/")]
 
     def reset(self) -> None:
-        """Back to defaults between tests (sessions and users stay)."""
-        self.requests.clear()
-        self.failures.clear()
-        self.chunking = Chunking()
-        self.chars_per_delta = 8
-        self.reasoning = None
-        self.images_per_answer = 1
-        self.max_body_bytes = 5 * 1024 * 1024
-        self.challenge_active = False
-        self.auto_login = True
-        self.page_variant = "initialModels"
+        """Back to defaults between tests.
+
+        Every knob returns to its declared default and the logs are emptied. Users and the
+        seed sessions stay (feedback marks cleared); sessions made by create-evaluation are
+        dropped. The token secret and the spent-token set stay, so a token never works twice.
+        """
+        for f in fields(self):
+            if f.name not in _RESET_FIELDS:
+                continue
+            current = getattr(self, f.name)
+            if isinstance(current, list | deque):
+                current.clear()  # tests may hold the list itself
+            elif f.default_factory is not MISSING:
+                setattr(self, f.name, f.default_factory())
+            else:
+                setattr(self, f.name, f.default)
         self.answer_for = echo_answer
+        for sid in [s.id for s in self.sessions.values() if s.from_client]:
+            del self.sessions[sid]
         for session in self.sessions.values():
             for message in session.messages:
                 message.feedback = False
 
 
 def echo_answer(body: dict[str, Any]) -> str:
-    """``"Echo: "`` + the content of the last message whose content is not blank."""
+    """``"Echo: "`` + ``userMessage.content``, else the last message content that is not blank."""
+    user_message = body.get("userMessage")
+    if isinstance(user_message, dict) and isinstance(user_message.get("content"), str):
+        return "Echo: " + user_message["content"]
     messages = body.get("messages") or []
     for message in reversed(messages):
         content = message.get("content") if isinstance(message, dict) else None

@@ -1,4 +1,5 @@
-"""A throwaway self-signed certificate for serving the emulator as https://lmarena.ai.
+"""A throwaway self-signed certificate for serving the emulator as https://arena.ai (and the
+other mapped hosts: lmarena.ai, the reCAPTCHA hosts).
 
 Chromium maps the site's host names to the emulator with ``--host-resolver-rules`` and
 accepts the certificate because the test context sets ``ignore_https_errors``.
@@ -10,7 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SITE_HOSTS = ("lmarena.ai", "*.lmarena.ai", "arena.ai", "*.arena.ai")
+SITE_HOSTS = ("lmarena.ai", "*.lmarena.ai", "arena.ai", "*.arena.ai", "www.google.com",
+              "www.recaptcha.net")
 
 
 def make_cert(directory: Path, hosts: tuple[str, ...] = SITE_HOSTS) -> tuple[Path, Path]:
