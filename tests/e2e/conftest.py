@@ -1,23 +1,27 @@
-"""End-to-end fixtures: the site emulator over TLS as https://lmarena.ai, the bridge, and real
-headless Chromium running our userscript (TEST_ENV.md §3).
+"""End-to-end fixtures: the site emulator over TLS as https://arena.ai (and every other host
+of ``MAPPED_HOSTS``: lmarena.ai's redirects, the fake reCAPTCHA on www.google.com), the
+bridge, and real headless Chromium running our userscript (TEST_ENV.md §3).
 
 Everything runs in the pytest-asyncio session loop; the expensive parts (servers, browser)
-are session-scoped and tabs are reused between tests.
+are session-scoped and tabs are reused between tests. The bridge runs with the default
+``site_strategy`` ("create"); tests of the legacy strategy use the ``legacy_retry`` fixture.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import json5
 import openai
 import pytest
 
 from tests.site_emulator import (
     IMAGE_MODEL_ID,
+    MAPPED_HOSTS,
     STEALTH_MODEL_ID,
     TEXT_MODEL_ID,
     EmulatorState,
@@ -28,7 +32,8 @@ from tests.site_emulator import (
 from tests.support.servers import RunningServer, start_server
 
 CHROMIUM = "/usr/bin/chromium"
-SITE = "https://lmarena.ai"
+SITE = "https://arena.ai"
+LEGACY_SITE = "https://lmarena.ai"  # the old name: everything there is a 301 to SITE
 USERSCRIPT = (
     Path(__file__).resolve().parents[2]
     / "src/lmarena_bridge/userscript/lmarena-bridge.user.js"
@@ -96,7 +101,8 @@ async def emulator(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Em
 
 
 def bridge_files(state: EmulatorState) -> dict[str, Any]:
-    """Config for the e2e bridge: the emulator's ids, tavern + bypass on, short waits."""
+    """Config for the e2e bridge: the default strategy ("create"); for the legacy "retry"
+    strategy the emulator's ids, tavern + bypass on; short waits."""
     direct, battle, foreign = state.direct_session, state.battle_session, state.foreign_session
     settings = {
         "session_id": direct.id,
@@ -159,8 +165,7 @@ async def browser(emulator: Emulator) -> AsyncIterator[Any]:
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.async_api import async_playwright
 
-    rules = ", ".join(f"MAP {host}:443 127.0.0.1:{emulator.port}"
-                      for host in ("lmarena.ai", "arena.ai"))
+    rules = ", ".join(f"MAP {host}:443 127.0.0.1:{emulator.port}" for host in MAPPED_HOSTS)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, headless=True,
@@ -234,6 +239,37 @@ async def site(emulator: Emulator) -> AsyncIterator[EmulatorState]:
     emulator.state.reset()
     yield emulator.state
     emulator.state.reset()
+
+
+def edit_settings(bridge: Bridge, **values: Any) -> None:
+    """Change config.jsonc of the running bridge the way a user would (the bridge reloads
+    it; the reload is done here at once rather than left to the file watcher)."""
+    path = bridge.config_dir / "config.jsonc"
+    data = json5.loads(path.read_text(encoding="utf-8"))
+    data.update(values)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    store = bridge.app.state.bridge.config_store
+    store.reload()
+    assert not store.problems, store.problems
+    for key, value in values.items():
+        assert getattr(store.current.settings, key) == value, key
+
+
+@pytest.fixture
+async def settings(bridge: Bridge) -> AsyncIterator[Callable[..., None]]:
+    """``settings(key=value, ...)`` edits config.jsonc for one test; restored afterwards."""
+    path = bridge.config_dir / "config.jsonc"
+    saved = path.read_bytes()
+    yield lambda **values: edit_settings(bridge, **values)
+    if path.read_bytes() != saved:
+        path.write_bytes(saved)
+        bridge.app.state.bridge.config_store.reload()
+
+
+@pytest.fixture
+async def legacy_retry(settings: Callable[..., None]) -> None:
+    """The bridge on the legacy ``"site_strategy": "retry"`` for one test."""
+    settings(site_strategy="retry")
 
 
 @pytest.fixture

@@ -97,11 +97,11 @@ async def test_monitor_shows_tabs_requests_and_results(
         tab = rows(page, "tab-row")
         await tab.first.wait_for()
         tab_text = await tab.first.inner_text()
-        assert "https://lmarena.ai/c/test" in tab_text and "ready" in tab_text
+        assert "https://arena.ai/c/test" in tab_text and "ready" in tab_text
         assert await rows(page, "recent-row").count() == 2
         assert "Too Many Requests" in await rows(page, "error-item").first.inner_text()
         config = await page.locator('[data-testid="config"]').inner_text()
-        assert "direct_chat" in config and "set" in config
+        assert "create" in config and "direct-battle" in config  # the default strategy
 
         held = "hold " + "streaming slowly " * 4
         request = asyncio.create_task(client.chat.completions.create(
@@ -146,9 +146,13 @@ async def test_monitor_shows_tabs_requests_and_results(
                   .textContent.includes('/userscript.user.js')""")
     assert f"{srv.url}/userscript.user.js" in await output.inner_text()
     await page.get_by_role("button", name="Update models").click()
+    # The bridge's answer (its message, or the status when it has none), not "Sending…".
     await page.wait_for_function(
-        """() => /HTTP \\d{3}/.test(
-            document.querySelector('[data-testid="action-output"]').textContent)""")
+        """() => {
+            const text = document.querySelector('[data-testid="action-output"]').textContent;
+            return text.startsWith('Update models') && !text.includes('Sending');
+        }""")
+    assert "page source" in await output.inner_text()
 
     # A tab that leaves disappears.
     await w.close()
@@ -174,3 +178,18 @@ async def test_monitor_asks_for_the_api_key_once(make_bridge, workers, page: Any
     await page.reload()  # the key is remembered in this browser
     await rows(page, "tab-row").first.wait_for()
     assert await page.evaluate("localStorage.getItem('lmarena-bridge.monitor.key')") == "s3cret"
+
+
+async def test_capture_ids_without_a_tab_says_so_in_words(make_bridge, page: Any) -> None:
+    # A bridge of its own: the e2e session bridge has the site tabs of other modules.
+    srv = await make_bridge()
+    await page.goto(f"{srv.url}/monitor")
+    await page.get_by_role("button", name="Capture ids").click()
+    output = page.locator('[data-testid="action-output"]')
+    await page.wait_for_function(
+        """() => document.querySelector('[data-testid="action-output"]')
+                  .textContent.includes('not done')""")
+    text = await output.inner_text()
+    assert "Capture ids: not done" in text
+    assert "No browser tab is connected" in text
+    assert "{" not in text and "503" not in text  # not the raw JSON answer

@@ -1,6 +1,7 @@
 """End to end: the CLI tools and /v1/images/generations with our userscript in Chromium on
 the emulated site (the bridge and the tabs are the session's, shared with other modules;
-every test puts back the files it changes)."""
+every test puts back the files it changes). Captured ids serve the legacy "retry" strategy,
+so the capture tests run the bridge with it."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ async def armed(page: Any) -> None:
 
 
 async def test_capture_ids_from_a_retry_click(
-    site: EmulatorState, tabs: Tabs, bridge: Bridge, client: openai.AsyncOpenAI, restore: None
+    site: EmulatorState, tabs: Tabs, bridge: Bridge, client: openai.AsyncOpenAI, restore: None,
+    legacy_retry: None,
 ) -> None:
     (page,) = await tabs.ensure(1)
     direct = site.direct_session
@@ -79,15 +81,19 @@ async def test_capture_ids_from_a_retry_click(
     await page.wait_for_function("document.querySelector('#retry-btn').dataset.done === 'ok'")
     await wait_for(lambda: store.current.settings.session_id == direct.id, 5,
                    what="the bridge reloading config.jsonc")
+    site.requests.clear()
     done = await client.chat.completions.create(
         model="echo-model", messages=[{"role": "user", "content": "after capture"}])
-    assert done.choices[0].message.content == "Echo: after capture"
-    assert site.retry_requests[-1].path.endswith(
-        f"/{direct.id}/messages/{direct.assistant('a').id}")
+    # The site answers the captured session's stored turn.
+    assert done.choices[0].message.content == "Echo: " + direct.messages[0].content
+    (req,) = site.retry_requests
+    assert req.path.endswith(f"/{direct.id}/messages/{direct.assistant('a').id}")
+    assert req.status == 200
 
 
 async def test_capture_battle_ids_into_the_endpoint_map(
-    site: EmulatorState, tabs: Tabs, bridge: Bridge, client: openai.AsyncOpenAI, restore: None
+    site: EmulatorState, tabs: Tabs, bridge: Bridge, client: openai.AsyncOpenAI, restore: None,
+    legacy_retry: None,
 ) -> None:
     (page,) = await tabs.ensure(1)
     home = page.url
@@ -109,7 +115,7 @@ async def test_capture_battle_ids_into_the_endpoint_map(
                        what="the bridge reloading the endpoint map")
         done = await client.chat.completions.create(
             model="captured-battle", messages=[{"role": "user", "content": "who?"}])
-        assert done.choices[0].message.content == "A: Echo: who?"
+        assert done.choices[0].message.content == "A: Echo: " + battle.messages[0].content
     finally:
         await page.goto(home)
         await tabs.wait_ready()
@@ -151,10 +157,11 @@ async def test_image_generation_through_the_site(
     urls = [d.url for d in resp.data]
     assert len(urls) == 4 and len(set(urls)) == 4
     assert all(u and u.startswith("https://images.emulator.test/") for u in urls)
-    reqs = site.retry_requests[-2:]
-    assert all(r.body["modelId"] == IMAGE_MODEL_ID for r in reqs)
-    assert all([(m["content"], m["status"]) for m in r.messages] == [("a cat", "success")]
-               for r in reqs)
+    reqs = site.create_requests
+    assert len(reqs) == 2
+    assert all((r.body["modelAId"], r.body["modality"], r.user_content)
+               == (IMAGE_MODEL_ID, "image", "a cat") for r in reqs)
+    assert all(r.recaptcha is not None and r.recaptcha.ok for r in reqs)
 
 
 async def test_image_b64_json_needs_a_reachable_image(

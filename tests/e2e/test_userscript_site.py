@@ -1,6 +1,9 @@
 """End to end: openai SDK -> bridge -> WebSocket -> userscript in Chromium -> emulated site.
 
-The tests run in file order and share one browser; each leaves its tabs connected.
+The bridge runs its default strategy ("create": a new site conversation per request, a
+fresh reCAPTCHA token minted in the tab); test_legacy_retry.py covers the "retry" strategy
+and test_site_2026.py the 2026 site's own rules. The tests run in file order and share one
+browser; each leaves its tabs connected.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import openai
 import pytest
 
 from tests.site_emulator import IMAGE_MODEL_ID, TEXT_MODEL_ID, Chunking, EmulatorState, wait_for
+from tests.site_emulator import evaluation as emulator_evaluation
 
 from .conftest import HEARTBEAT_SECONDS, SITE, Bridge, Tabs, userscript_for
 
@@ -24,7 +28,7 @@ TRICKY = (
     'He said "hi" \\ and \\n is not a newline\nreal newline, emoji 😀👍🏽👩‍💻, '
     "CJK 你好世界, line sep\u2028para sep\u2029end, é ß 𝄞 a\u0301"
 )
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 CHUNKINGS = {
     "line-per-write": Chunking(),
@@ -50,9 +54,8 @@ def user(text: str) -> list[dict[str, Any]]:
 
 
 def request_with(site: EmulatorState, marker: str) -> Any:
-    """The logged retry request whose messages contain ``marker``."""
-    found = [r for r in site.retry_requests
-             if any(marker in (m.get("content") or "") for m in r.messages)]
+    """The logged create request whose user message contains ``marker``."""
+    found = [r for r in site.create_requests if marker in (r.user_content or "")]
     assert found, f"no site request carried {marker!r}"
     return found[-1]
 
@@ -64,6 +67,8 @@ async def test_bridge_serves_the_userscript_with_its_address(bridge: Bridge) -> 
     assert f'const BRIDGE_URL = "{bridge.url}";' in r.text
     assert f"@downloadURL  {bridge.url}/userscript.user.js" in r.text
     assert "127.0.0.1:5102" not in r.text
+    assert "// @version      2.0.0" in r.text and 'const VERSION = "2.0.0";' in r.text
+    assert "// @match        https://arena.ai/*" in r.text
 
 
 async def test_tab_answers_heartbeats_and_stays_connected(tabs: Tabs, bridge: Bridge) -> None:
@@ -91,54 +96,41 @@ async def test_answer_text_is_exact(
     done = await client.chat.completions.create(model="echo-model", messages=user(TRICKY))
     assert done.choices[0].message.content == expected
     assert done.choices[0].finish_reason == "stop"
-    assert all(r.completed for r in site.retry_requests)
+    reqs = site.create_requests
+    assert len(reqs) == 2 and all(r.completed and r.status == 200 for r in reqs)
+    assert all(r.user_content == TRICKY for r in reqs)
 
 
-async def test_site_request_carries_the_conversation(
+async def test_site_request_is_built_like_the_site_does(
     site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
 ) -> None:
     await tabs.ensure(1)
-    messages = [
-        {"role": "system", "content": "Be terse."},
-        {"role": "user", "content": "first question"},
-        {"role": "assistant", "content": "first answer"},
-        {"role": "system", "content": "Be kind."},
-        {"role": "user", "content": TRICKY},
-    ]
-    done = await client.chat.completions.create(model="echo-model", messages=messages)
+    done = await client.chat.completions.create(model="echo-model", messages=user(TRICKY))
     assert done.choices[0].message.content == "Echo: " + TRICKY
 
-    (req,) = site.retry_requests
-    direct = site.direct_session
-    assert req.method == "PUT"
-    assert req.path == (f"/nextjs-api/stream/retry-evaluation-session-message/{direct.id}"
-                        f"/messages/{direct.assistant('a').id}")
+    (req,) = site.create_requests
+    assert req.method == "POST" and req.path == "/nextjs-api/stream/create-evaluation"
     # Sent like the site's own fetch: no headers set, the page's cookies, same origin.
+    assert req.host == "arena.ai" and req.headers["origin"] == SITE
     assert req.headers["content-type"] == "text/plain;charset=UTF-8"
-    assert req.headers["origin"] == "https://lmarena.ai"
     assert "arena-auth-prod-v1" in req.cookies
-    assert req.body["modelId"] == TEXT_MODEL_ID
+    body = dict(req.body)
+    token = body.pop("recaptchaV3Token")
+    ids = {k: body.pop(k) for k in ("id", "userMessageId", "modelAMessageId")}
+    assert all(UUID7.match(i) for i in ids.values()) and len(set(ids.values())) == 3
+    assert body == {"mode": "direct-battle", "modelAId": TEXT_MODEL_ID, "modality": "chat",
+                    "userMessage": {"content": TRICKY, "experimental_attachments": [],
+                                    "metadata": {}}}
+    # A token minted in the page for this request, accepted once.
+    (check,) = site.recaptcha_checks
+    assert (check.token, check.action, check.ok) == (token, "chat_submit", True)
+    assert [m.origin for m in site.recaptcha_mints] == [SITE]
 
-    sent = req.messages
-    # Tavern mode merged the system prompts in front; bypass appended a blank user turn.
-    assert [(m["role"], m["content"]) for m in sent] == [
-        ("system", "Be terse.\n\nBe kind."),
-        ("user", "first question"),
-        ("assistant", "first answer"),
-        ("user", TRICKY),
-        ("user", " "),
-    ]
-    assert [m["participantPosition"] for m in sent] == ["b", "a", "a", "a", "a"]
-    assert [m["status"] for m in sent] == ["success"] * 4 + ["pending"]
-    ids = [m["id"] for m in sent]
-    assert all(UUID.match(i) for i in ids) and len(set(ids)) == len(ids)
-    assert [m["parentMessageIds"] for m in sent] == [[], *([i] for i in ids[:-1])]
-    assert {m["evaluationSessionId"] for m in sent} == {direct.id}
-    assert all(m["experimental_attachments"] == [] for m in sent)
-
-    # The next request gets fresh ids.
+    # The next request is a new site conversation with new ids and a new token.
     await client.chat.completions.create(model="echo-model", messages=user("again"))
-    assert not set(ids) & {m["id"] for m in site.retry_requests[-1].messages}
+    nxt = site.create_requests[-1]
+    assert not set(ids.values()) & {nxt.body[k] for k in ids}
+    assert nxt.body["recaptchaV3Token"] != token
 
 
 async def test_image_model_request_and_answer(
@@ -147,24 +139,21 @@ async def test_image_model_request_and_answer(
     await tabs.ensure(1)
     done = await client.chat.completions.create(model="image-model", messages=user("a cat"))
     assert "https://images.emulator.test/" in (done.choices[0].message.content or "")
-    req = site.retry_requests[-1]
-    assert req.body["modelId"] == IMAGE_MODEL_ID
-    # Image requests: every message done, no bypass turn.
-    assert [(m["content"], m["status"]) for m in req.messages] == [("a cat", "success")]
+    req = site.create_requests[-1]
+    assert (req.body["modelAId"], req.body["modality"]) == (IMAGE_MODEL_ID, "image")
+    assert req.user_content == "a cat"
 
 
-async def test_battle_mode_target_b(
+async def test_battle_pseudo_model_answers_side_a(
     site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
 ) -> None:
     await tabs.ensure(1)
-    messages = [{"role": "system", "content": "sys"}, *user("who are you?")]
-    text, finish = await stream_text(client, "battle-model", messages)
-    assert text == "B: Echo: who are you?"  # side b only, though the stream interleaves a/b
+    text, finish = await stream_text(client, "battle", user("who are you?"))
+    assert text == "A: Echo: who are you?"  # side a only, though the stream interleaves a/b
     assert finish == "stop"
-    req = site.retry_requests[-1]
-    battle = site.battle_session
-    assert req.path.endswith(f"/{battle.id}/messages/{battle.assistant('b').id}")
-    assert {m["participantPosition"] for m in req.messages} == {"b"}
+    body = site.create_requests[-1].body
+    assert body["mode"] == "battle" and "modelAId" not in body
+    assert UUID7.match(body["modelBMessageId"])
 
 
 async def test_two_tabs_share_requests_and_survive_one_closing(
@@ -214,28 +203,6 @@ async def test_two_tabs_share_requests_and_survive_one_closing(
     assert text == "Echo: still here"
 
 
-async def test_client_hang_up_aborts_the_tab_fetch(
-    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
-) -> None:
-    await tabs.ensure(1)
-    site.chunking = Chunking(delay=0.1)
-    stream = await client.chat.completions.create(
-        model="echo-model", messages=user("long " * 60), stream=True)
-    seen = 0
-    async for chunk in stream:
-        seen += bool(chunk.choices and chunk.choices[0].delta.content)
-        if seen >= 2:
-            break
-    await stream.close()
-    req = site.retry_requests[-1]
-    await wait_for(lambda: req.ended_at is not None, 5, what="the site connection to close")
-    assert req.disconnected and not req.completed
-
-    site.chunking = Chunking()
-    text, _ = await stream_text(client, "echo-model", user("next one"))
-    assert text == "Echo: next one"
-
-
 async def test_cloudflare_challenge_gives_503_refreshes_once_and_recovers(
     site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
 ) -> None:
@@ -269,15 +236,22 @@ async def test_cloudflare_challenge_gives_503_refreshes_once_and_recovers(
         ("too_large", 413, "attachment_too_large"),
         ("content_policy", 400, "content_policy_violation"),
         ("rate_limit", 429, "rate_limit_exceeded"),
-        ("unauthorized", 403, "site_session_rejected"),
+        ("logged_out", 503, "logged_out"),
+        ("no_access", 403, "site_session_rejected"),
+        ("prompt_failed", 400, "prompt_too_large"),
+        ("schema_changed", 502, "site_schema_changed"),
+        ("method_not_allowed", 503, "wrong_origin"),
     ],
 )
 async def test_site_errors_become_openai_errors(
-    case: str, status: int, code: str,
+    case: str, status: int, code: str, monkeypatch: pytest.MonkeyPatch,
     site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI,
 ) -> None:
     await tabs.ensure(1)
-    model, prompt = "echo-model", "hello"
+    prompt = "hello"
+    site_status = {"too_large": 413, "content_policy": 422, "rate_limit": 429,
+                   "logged_out": 401, "no_access": 401, "prompt_failed": 429,
+                   "schema_changed": 400, "method_not_allowed": 405}[case]
     if case == "too_large":
         site.max_body_bytes = 4000  # the real size check, not an injected failure
         prompt = "x" * 5000
@@ -285,17 +259,39 @@ async def test_site_errors_become_openai_errors(
         site.fail_next("rate_limit", retry_after=17)
     elif case == "content_policy":
         site.fail_next("content_policy")
-    else:
-        model = "foreign-model"  # a session of another account: the site's real 401
+    elif case == "logged_out":  # the site's answer once the tab's session cookie expired
+        site.fail_next("unauthorized", message="Unauthorized: token expired")
+    elif case == "no_access":
+        site.fail_next("unauthorized")
+    elif case == "prompt_failed":
+        site.max_prompt_chars = 100  # the real check: 429 {"error":"prompt failed"}
+        prompt = "y" * 101
+    elif case == "schema_changed":
+        # The site starts to require a field the bridge does not know: its Zod check fails.
+        real = emulator_evaluation.evaluation_issues
+
+        def stricter(body: Any, *args: Any, **kw: Any) -> list[dict[str, Any]]:
+            issues = real(body, *args, **kw)
+            if isinstance(body, dict) and "arenaVersion" not in body:
+                issues.append({"code": "invalid_type", "expected": "string",
+                               "received": "undefined", "path": ["arenaVersion"],
+                               "message": "Required"})
+            return issues
+
+        monkeypatch.setattr(emulator_evaluation, "evaluation_issues", stricter)
+    else:  # what a redirected POST turns into (the site moved once already)
+        site.fail_next("server_error", status=405)
 
     with pytest.raises(openai.APIStatusError) as caught:
-        await client.chat.completions.create(model=model, messages=user(prompt))
+        await client.chat.completions.create(model="echo-model", messages=user(prompt))
     assert caught.value.status_code == status
     assert caught.value.code == code
     if case == "rate_limit":
         assert caught.value.response.headers.get("retry-after") == "17"
-    assert site.retry_requests[-1].status == {"too_large": 413, "content_policy": 422,
-                                              "rate_limit": 429, "unauthorized": 401}[case]
+    if case == "schema_changed":
+        assert "arenaVersion" in caught.value.message
+    assert site.create_requests[-1].status == site_status
+    monkeypatch.undo()
     # A failed request leaves the tab usable.
     assert (await client.chat.completions.create(
         model="echo-model", messages=user("ok"))).choices[0].message.content == "Echo: ok"
@@ -319,7 +315,7 @@ async def test_tab_reload_mid_answer_fails_it_and_tab_comes_back(
     assert reload is not None
     await reload
     assert received.startswith("Echo: reload")
-    req = site.retry_requests[-1]
+    req = site.create_requests[-1]
     await wait_for(lambda: req.ended_at is not None, 5, what="the site connection to close")
     assert req.disconnected
 
@@ -345,7 +341,7 @@ async def test_logged_out_tab_gets_no_jobs(
         for i in range(3):
             done = await client.chat.completions.create(model="echo-model", messages=user(f"{i}"))
             assert done.choices[0].message.content == f"Echo: {i}"
-        assert {tabs.tab_of(r.headers.get("referer")) for r in site.retry_requests} == {
+        assert {tabs.tab_of(r.headers.get("referer")) for r in site.create_requests} == {
             tabs.name_of(ready)}
     finally:
         await other.close()
@@ -362,8 +358,11 @@ async def internal_post(bridge: Bridge, path: str) -> httpx.Response:
 
 
 async def test_id_capture_reports_the_clicked_message(
-    site: EmulatorState, tabs: Tabs, bridge: Bridge, client: openai.AsyncOpenAI
+    site: EmulatorState, tabs: Tabs, bridge: Bridge, client: openai.AsyncOpenAI,
+    legacy_retry: None,
 ) -> None:
+    # Captured ids serve the legacy retry strategy, whose own retry requests must not be
+    # mistaken for the user's click.
     (page,) = await tabs.ensure(1)
     home = page.url
     battle = site.battle_session
@@ -373,7 +372,8 @@ async def test_id_capture_reports_the_clicked_message(
     await page.wait_for_function("document.title.includes('🎯')", timeout=5000)
     # The bridge's own requests never trigger the capture, even while it is armed.
     done = await client.chat.completions.create(model="echo-model", messages=user("armed"))
-    assert done.choices[0].message.content == "Echo: armed"
+    assert done.choices[0].message.content  # the site answers its stored turn (legacy)
+    assert len(site.retry_requests) == 1
     assert "🎯" in await page.title()
 
     await page.click("#retry-btn-b")  # what the user does: Retry on side B's answer
@@ -386,8 +386,10 @@ async def test_id_capture_reports_the_clicked_message(
         battle.id, battle.assistant("b").id)
     # The page's own retry went through untouched.
     own = site.retry_requests[-1]
+    assert len(site.retry_requests) == 2
     assert own.path.endswith(f"/{battle.id}/messages/{battle.assistant('b').id}")
     assert own.body["modelId"] is None
+    assert own.recaptcha is not None and own.recaptcha.ok
     await page.wait_for_function("document.querySelector('#retry-btn-b').dataset.done === 'ok'")
     shown = await page.text_content(".message.assistant[data-position='b'] .content")
     assert shown == "B: Echo: " + battle.messages[0].content
