@@ -67,6 +67,26 @@ class AuthenticationFailed(BridgeError):
     code = "invalid_api_key"
 
 
+class Forbidden(BridgeError):
+    """A browser page (Origin) or host name (Host) the bridge does not serve."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
+
+
+class PayloadTooLarge(BridgeError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class UnsupportedMediaType(BridgeError):
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
 class ModelNotFound(BridgeError):
     status = 404
     type = "invalid_request_error"
@@ -106,7 +126,12 @@ class SiteError(BridgeError):
     type = "server_error"
     code = "site_error"
 
-    def __init__(self, message: str, *, kind: str = "other", **kw: Any) -> None:
+    def __init__(
+        self, message: str, *, kind: str = "other", site_status: int | None = None, **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
-        #: one of: challenge, rate_limit, content_policy, too_large, session, other
+        #: one of: challenge, rate_limit, content_policy, too_large, session, logged_out,
+        #: wrong_origin, other
         self.kind = kind
+        #: the site's own HTTP status, when it answered one
+        self.site_status = site_status

@@ -197,7 +197,8 @@ def test_invalid_value_names_file_and_key(
 
 def test_all_problems_are_collected(tmp_path: Path) -> None:
     (tmp_path / "config.jsonc").write_text('{\n  "port": 1,\n  "host": 5,,\n}', encoding="utf-8")
-    (tmp_path / "models.json").write_text('{"a": 1, "b": "ok", "c": []}', encoding="utf-8")
+    (tmp_path / "models.json").write_text('{"a": 1, "b": "null:image", "c": []}',
+                                          encoding="utf-8")
     (tmp_path / "model_endpoint_map.json").write_text('{"x": {}}', encoding="utf-8")
     with pytest.raises(ConfigFileError) as info:
         load_config(tmp_path)
@@ -224,6 +225,35 @@ def test_empty_file_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_validate_texts_uses_given_texts() -> None:
-    texts = {name: None for name in FILE_NAMES} | {"models.json": '{"img": "abc:IMAGE"}'}
+    uuid = "33333333-3333-4333-8333-333333333333"
+    texts = {name: None for name in FILE_NAMES} | {"models.json": f'{{"img": "{uuid}:IMAGE"}}'}
     config = validate_texts(texts)
-    assert config.models == {"img": ModelTarget("img", "abc", "image")}
+    assert config.models == {"img": ModelTarget("img", uuid, "image")}
+
+
+UUID = "e2d9d353-6dbe-4414-bf87-bd289d523726"
+
+
+@pytest.mark.parametrize("value", [
+    UUID, UUID.upper(), f"{UUID}:image", "null:image", "null", "NULL", f"text:{UUID}",
+    f"text-to-image:{UUID}", f"text-to-image:{UUID}:image", f" {UUID} ", f"{UUID}:search",
+])
+def test_model_values_of_every_form_load(tmp_path: Path, value: str) -> None:
+    (tmp_path / "models.json").write_text(json.dumps({"m": value}), encoding="utf-8")
+    assert "m" in load_config(tmp_path).models
+
+
+@pytest.mark.parametrize("value", [
+    "", "gpt-4o", "abc:IMAGE", "not-a-uuid-at-all", UUID[:-1], f"{UUID}x", f"{UUID}:",
+    f"text:{UUID}:image:extra", "text:image", f"{UUID} {UUID}", f"{UUID}:im age",
+])
+def test_model_values_that_are_not_ids_are_refused_naming_the_key(
+    tmp_path: Path, value: str
+) -> None:
+    (tmp_path / "models.json").write_text(json.dumps({"ok": UUID, "my-model": value}),
+                                          encoding="utf-8")
+    with pytest.raises(ConfigFileError) as info:
+        load_config(tmp_path)
+    (problem,) = info.value.problems
+    assert (problem.file, problem.key) == ("models.json", "my-model")
+    assert f"{json.dumps(value)} is not a site model id" in str(problem)

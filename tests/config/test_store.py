@@ -255,8 +255,9 @@ async def test_concurrent_updates_keep_every_change(config_dir: Path) -> None:
     ]
     # The CLI path (update_sync) from threads, racing the async ones.
     thread_updates = [
-        asyncio.to_thread(store.update_sync, "models.json", {(name,): f"{name}-id"})
-        for name in names[8:]
+        asyncio.to_thread(store.update_sync, "models.json",
+                          {(name,): f"00000000-0000-4000-8000-{i:012d}"})
+        for i, name in enumerate(names[8:])
     ]
     await asyncio.gather(*async_updates, *thread_updates)
     endpoint_map = parse_jsonc(

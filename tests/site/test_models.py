@@ -1,4 +1,4 @@
-"""Model list extraction from page HTML (SITE_PROTOCOL §3), capabilities and diffs."""
+"""Model list extraction from page HTML (docs/site-protocol.md §3), capabilities and diffs."""
 
 from __future__ import annotations
 
@@ -290,3 +290,28 @@ def test_diff_models() -> None:
     assert not diff_models(new, new).changed
     assert diff_models([], new).added == sorted(m["publicName"] for m in new)
     assert diff_models(new, []).removed == sorted(m["publicName"] for m in new)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        '\\"initialModels\\":[' * 200_000,  # escaped keys (the issue's hostile page)
+        '"initialModels":[' * 200_000,  # plain keys
+        '"initialModels":[{"a":1}x' * 100_000,  # arrays that fail late
+        "<script>self.__next_f.push([1,\"" + '\\"initialState\\":[' * 200_000 + '\"])</script>',
+        '"initialModels":' + "[" * 1_000_000,  # nested past any real page
+    ],
+)
+def test_hostile_pages_are_scanned_in_linear_time(page: str) -> None:
+    """Megabytes of repeated keys: the quadratic scan took ~5 s for 150 kB of them."""
+    import time
+
+    started = time.perf_counter()
+    assert extract_models(page) == []
+    assert time.perf_counter() - started < 10.0  # seconds for MBs; hours when quadratic
+
+
+def test_a_list_after_hostile_noise_is_still_found() -> None:
+    html = '\\"initialModels\\":[' * 1000 + "<script>self.__next_f.push([1,"
+    html += json.dumps(json.dumps({"initialModels": [GEMINI]})[1:-1]) + "])</script>"
+    assert extract_models(html) == [GEMINI]

@@ -9,13 +9,12 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from string import Template
 from types import MappingProxyType
 
-from lmarena_bridge.config.editor import fsync_dir
+from lmarena_bridge.config.editor import fsync_dir, temp_path_for
 from lmarena_bridge.config.model import Settings
 
 logger = logging.getLogger(__name__)
@@ -64,6 +63,15 @@ _CONFIG_TEMPLATE = """\
   "allowed_origins": $allowed_origins,
   // Optional token a worker may send instead of coming from an allowed origin.
   "worker_token": $worker_token,
+  // Host names the bridge answers to besides 127.0.0.1, localhost, [::1] and its listen
+  // address, e.g. ["bridge.lan"] ("*.example.com" matches subdomains). Other names are
+  // refused (403) so that a web page cannot reach the bridge by DNS rebinding; "*" turns
+  // this check off (only behind a proxy that checks the name itself).
+  "allowed_hosts": $allowed_hosts,
+  // Web page origins allowed to call the API from a browser (CORS), e.g.
+  // ["http://localhost:3210"] for LobeChat's client mode. Pages of other origins are
+  // refused (403). "*" lets every web page you visit use the bridge: set api_key with it.
+  "cors_allowed_origins": $cors_allowed_origins,
 
   // ---- Timeouts and streaming ----
   // Longest wait for the first chunk of an answer.
@@ -79,6 +87,10 @@ _CONFIG_TEMPLATE = """\
   // Model reasoning: "reasoning_content" (separate field), "think_tags" (<think>...</think>
   // in the text) or "drop".
   "reasoning_mode": $reasoning_mode,
+  // Requests with "tools" (agents, function calling): "emulate" describes the tools in the
+  // prompt and turns the model's <tool_call> blocks into OpenAI tool_calls; "refuse"
+  // answers such requests with a 400.
+  "tool_calling": $tool_calling,
 
   // ---- Browser tabs (workers) ----
   // Jobs one tab runs at once.
@@ -96,6 +108,12 @@ _CONFIG_TEMPLATE = """\
   // How an entry is picked when model_endpoint_map.json maps a model to a list:
   // "round_robin" or "random".
   "endpoint_pool_strategy": $endpoint_pool_strategy,
+
+  // ---- Limits ----
+  // Largest request body accepted, in bytes (images travel inside it); more gets a 413.
+  "max_request_body_bytes": $max_request_body_bytes,
+  // Most messages one chat request may hold; more gets a 400.
+  "max_messages": $max_messages,
 
 $extra  // ---- Seed keys accepted for compatibility (no effect) ----
   // The bridge never updates itself; this only exists so old files still load.
@@ -171,7 +189,7 @@ def ensure_default_files(config_dir: Path) -> list[Path]:
 
 def _create_new(path: Path, text: str) -> bool:
     """Write a complete file, then link it into place; linking fails if the name exists."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = temp_path_for(path)
     try:
         with open(tmp, "x", encoding="utf-8", newline="") as fh:
             fh.write(text)

@@ -1,6 +1,6 @@
 """Comment-preserving edits of JSONC text, and atomic file writes.
 
-No JSONC library can change a value and keep the user's comments (TEST_ENV.md §5), so the
+No JSONC library can change a value and keep the user's comments, so the
 editor scans the text itself: it finds the span of the value at a key path and replaces
 only that span. Every byte outside the changed span stays as it was.
 """
@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -424,7 +424,7 @@ def write_atomic(path: Path, text: str) -> None:
         mode: int | None = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = None
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = temp_path_for(path)
     # A new file gets 0o666 minus the umask, as any editor would create it.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if mode is not None else 0o666)
     try:
@@ -440,6 +440,39 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def temp_path_for(path: Path) -> Path:
+    """A new temp file name next to ``path``: ``.<name>.<12 hex digits>.tmp``."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.tmp")
+
+
+def remove_stale_temp_files(directory: Path, names: Iterable[str]) -> list[Path]:
+    """Delete temp files that writes of ``names`` in ``directory`` left behind when killed.
+
+    Such a file is a full copy of a config file (it may hold the api_key). Call it only
+    while nothing writes those files (at start-up). Returns the paths removed; files that
+    cannot be removed are skipped.
+    """
+    wanted = set(names)
+    removed: list[Path] = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        m = _TEMP_NAME.fullmatch(path.name)
+        if m is None or m["name"] not in wanted or not path.is_file():
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def fsync_dir(directory: Path) -> None:

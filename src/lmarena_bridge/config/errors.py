@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lmarena_bridge.invocation import program
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +42,16 @@ class ConfigFileError(Exception):
     def __init__(self, problems: Iterable[ConfigProblem]) -> None:
         self.problems: list[ConfigProblem] = list(problems)
         super().__init__("; ".join(str(p) for p in self.problems) or "invalid configuration")
+
+
+def startup_refusal(config_dir: Path, problems: Iterable[ConfigProblem]) -> str:
+    """What ``serve`` prints when the config does not validate at start-up (it then exits)."""
+    problems = list(problems)
+    lines = [
+        "lmarena-bridge: not starting: the config files have "
+        f"{len(problems)} problem{'s' if len(problems) != 1 else ''} (the bridge never runs "
+        "on built-in defaults, which would drop settings such as api_key):"
+    ]
+    lines += [f"  {replace(p, file=str(Path(config_dir) / p.file))}" for p in problems]
+    lines.append(f"Fix them and start again (`{program()} check` lists them too).")
+    return "\n".join(lines)

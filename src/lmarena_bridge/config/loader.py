@@ -5,6 +5,8 @@ Every problem in every file is collected, so one ``check`` run shows all of them
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +34,16 @@ M = TypeVar("M", bound=BaseModel)
 # Stands in for the data of a file that did not parse (its problem is already recorded).
 _UNPARSED: Any = object()
 
-_MODEL_VALUE_HINT = 'should be a string like "<uuid>", "<uuid>:image" or "null:image"'
+_MODEL_VALUE_HINT = (
+    'should be a string like "<uuid>", "<uuid>:image", "null:image" or "text:<uuid>"'
+)
+# A models.json value: a site model id (a UUID) or null (the captured conversation's
+# model), optionally after an arena ("text:") and before a kind (":image").
+_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_WORD = r"[A-Za-z][A-Za-z0-9_-]*"
+_MODEL_VALUE = re.compile(
+    rf"\s*(?:{_WORD}\s*:\s*)?(?:{_UUID}|(?i:null|none))(?:\s*:\s*{_WORD})?\s*"
+)
 
 
 def config_files(config_dir: Path) -> dict[str, Path]:
@@ -184,6 +195,16 @@ def _models(data: Any, problems: list[ConfigProblem]) -> dict[str, ModelTarget] 
         if not isinstance(value, str):
             problems.append(
                 ConfigProblem(MODELS_JSON, name, f"{_MODEL_VALUE_HINT}, not {_type_name(value)}")
+            )
+            ok = False
+            continue
+        if not _MODEL_VALUE.fullmatch(value):
+            problems.append(
+                ConfigProblem(
+                    MODELS_JSON,
+                    name,
+                    f"{json.dumps(value)} is not a site model id; {_MODEL_VALUE_HINT}",
+                )
             )
             ok = False
             continue

@@ -73,7 +73,9 @@ class ConfigStore:
             if problems:
                 self.problems = problems
                 logger.warning(
-                    "Config not reloaded, the last good settings stay in force: %s",
+                    "Config not reloaded, the last good settings stay in force: %s"
+                    if self.generation
+                    else "Config not loaded: %s",
                     "; ".join(str(p) for p in problems),
                 )
                 return False

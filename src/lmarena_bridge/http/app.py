@@ -11,14 +11,18 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.config.defaults import ensure_default_files
+from lmarena_bridge.config.defaults import FILE_NAMES, ensure_default_files
+from lmarena_bridge.config.editor import remove_stale_temp_files
+from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.http import (
+    config_routes,
     image_routes,
     internal_routes,
     monitor,
@@ -26,8 +30,11 @@ from lmarena_bridge.http import (
     userscript_route,
     worker_ws,
 )
+from lmarena_bridge.http.limits import BodyLimit
+from lmarena_bridge.http.origins import AccessGuard
 from lmarena_bridge.http.responses import JSONBytes, error_response
 from lmarena_bridge.http.ws_fastpath import websocket_protocol
+from lmarena_bridge.log_redaction import install_log_redaction
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +71,24 @@ def uvicorn_options() -> dict[str, Any]:
 def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlette:
     """Build the app: config files (created with defaults if missing), pool, relay, routes.
 
-    Background work (the config file watcher, the monitor ticker) runs in the lifespan.
+    Raises ``ConfigFileError`` (every problem: file, key, line) when the config files do not
+    validate: the bridge never serves on built-in defaults, which would drop the api_key.
+    Temp files left by an interrupted config write are removed first. Background work (the
+    config file watcher, the monitor ticker) runs in the lifespan.
     """
     config_dir = Path(config_dir)
     ensure_default_files(config_dir)
-    bridge = Bridge(ConfigStore(config_dir))
+    for path in remove_stale_temp_files(config_dir, FILE_NAMES):
+        log.info("removed %s, left by an interrupted write", path.name)
+    store = ConfigStore(config_dir)
+    if store.problems:
+        raise ConfigFileError(store.problems)
+    bridge = Bridge(store)
+    install_log_redaction()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_log_redaction()  # again: the server has configured its loggers by now
         stop = asyncio.Event()
         tasks = [asyncio.create_task(bridge.monitor.run())]
         if watch_config:
@@ -94,7 +111,13 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlett
             *worker_ws.routes.routes,
             *userscript_route.routes.routes,
             *internal_routes.routes.routes,
+            *config_routes.routes.routes,
             *monitor.routes.routes,
+        ],
+        # Outermost first: Host and Origin (and CORS), then the body size limit.
+        middleware=[
+            Middleware(AccessGuard, settings=lambda: bridge.settings),
+            Middleware(BodyLimit, settings=lambda: bridge.settings),
         ],
         exception_handlers={
             BridgeError: _bridge_error,

@@ -1,14 +1,11 @@
-"""API key and browser-origin checks."""
+"""The API key and token checks (browser Host/Origin rules live in ``http.origins``)."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
+from collections.abc import Mapping
 
 from lmarena_bridge.errors import AuthenticationFailed
-
-SITE_DOMAINS = ("lmarena.ai", "arena.ai")
 
 
 def check_api_key(expected: str, headers: Mapping[str, str]) -> None:
@@ -24,20 +21,6 @@ def check_api_key(expected: str, headers: Mapping[str, str]) -> None:
         )
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise AuthenticationFailed("Incorrect API key provided.")
-
-
-def origin_allowed(origin: str | None, extra: Iterable[str]) -> bool:
-    """No Origin (not a browser) is allowed; a browser must come from the site or ``extra``."""
-    if origin is None:
-        return True
-    origin = origin.strip().rstrip("/")
-    if origin in {o.rstrip("/") for o in extra} or "*" in extra:
-        return True
-    parts = urlsplit(origin)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http"):
-        return False
-    return any(host == d or host.endswith("." + d) for d in SITE_DOMAINS)
 
 
 def token_matches(expected: str, presented: str | None) -> bool:

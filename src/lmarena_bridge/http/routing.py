@@ -46,7 +46,12 @@ class Routes:
                     return await endpoint(request)
 
             for path in paths:
-                self.routes.append(Route(self.prefix + path, handler, methods=methods))
+                full = self.prefix + path
+                self.routes.append(Route(full, handler, methods=methods))
+                if not full.endswith(("/", ":path}")):
+                    # Clients that add a slash (/v1/models/, /v1/chat/completions/) get the
+                    # same answer, not a 307 that drops a POST's body or a model named "".
+                    self.routes.append(Route(full + "/", handler, methods=methods))
             return endpoint
 
         return register

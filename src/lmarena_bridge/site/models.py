@@ -1,4 +1,4 @@
-"""The site's model list, read from the page HTML (SITE_PROTOCOL §3).
+"""The site's model list, read from the page HTML (docs/site-protocol.md §3).
 
 The list travels in Next.js flight data: ``<script>self.__next_f.push([1,"…"])</script>``
 tags whose JavaScript string literals, concatenated, form the flight stream. We decode
@@ -126,41 +126,58 @@ def _to_json_escape(m: re.Match[str]) -> str:
 
 def _scan_plain(text: str) -> list[dict[str, Any]]:
     """Arrays after ``"initialModels":`` / ``"initialState":`` in decoded JSON text."""
+    return [m for key in _KEYS for m in _scan_key(text, key)]
+
+
+def _scan_key(text: str, key: str) -> list[dict[str, Any]]:
+    """Arrays after ``"<key>":`` in ``text``, in time linear in ``text``.
+
+    Each array is read from the text between its key and the next occurrence of the key:
+    a hostile page repeats the key thousands of times, and reading (or failing to read, as
+    a JSON error locates itself from the start of its text) past the next key each time
+    would make the scan quadratic. A model list never holds its own key.
+    """
+    needle = f'"{key}":'
+    starts: list[int] = []
+    at = text.find(needle)
+    while at >= 0:
+        starts.append(at)
+        at = text.find(needle, at + len(needle))
     found: list[dict[str, Any]] = []
-    for key in _KEYS:
-        needle = f'"{key}":'
-        start = text.find(needle)
-        while start >= 0:
-            found += _models_at(text, start + len(needle))
-            start = text.find(needle, start + len(needle))
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(text)
+        found += _models_in(text[start + len(needle) : end])
     return found
 
 
 def _scan_escaped(text: str) -> list[dict[str, Any]]:
-    """The same keys escaped once (``\\"initialModels\\":``), inside a string literal."""
+    """The same keys escaped once (``\\"initialModels\\":``), inside a string literal.
+
+    The enclosing literal is decoded once, from the first key in it to its end, and scanned
+    as plain text; the search then goes on after that literal (linear in ``text``).
+    """
     found: list[dict[str, Any]] = []
     for key in _KEYS:
         needle = f'\\"{key}\\":'
         start = text.find(needle)
         while start >= 0:
-            at = start + len(needle)
-            # Unescape only the rest of the enclosing literal; the array lies within it.
-            rest = _LITERAL_REST.match(text, at)
-            decoded = _js_string(f'"{rest.group(0)}"') if rest else None
+            rest = _LITERAL_REST.match(text, start)
+            end = rest.end() if rest else start + len(needle)
+            decoded = _js_string(f'"{text[start:end]}"')
             if decoded is not None:
-                found += _models_at(decoded, 0)
-            start = text.find(needle, at)
+                found += _scan_key(decoded, key)
+            start = text.find(needle, max(end, start + len(needle)))
     return found
 
 
-def _models_at(text: str, pos: int) -> list[dict[str, Any]]:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
+def _models_in(text: str) -> list[dict[str, Any]]:
+    """The models of the JSON array ``text`` starts with (after blanks), if it does."""
+    pos = len(text) - len(text.lstrip(" \t\r\n"))
     if not text.startswith("[", pos):
         return []  # e.g. "initialState":"$undefined"
     try:
         value, _ = _DECODER.raw_decode(text, pos)
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     return [
         m
