@@ -26,6 +26,7 @@ from lmarena_bridge import __version__
 from lmarena_bridge.config.model import BridgeConfig
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.relay.tool_calls import REJECT_REASONS
 
 PREFIX = "lmarena_bridge"
 OTHER = "other"
@@ -176,16 +177,36 @@ class BridgeMetrics(RelayObserver):
             ["endpoint", "model"],
             registry=r,
         )
+        self.bad_worker_frames = PromCounter(
+            f"{PREFIX}_bad_worker_frames",
+            "Frames from browser tabs that fit no shape of the worker protocol (ignored).",
+            registry=r,
+        )
         self.unknown_prefixes_seen = PromCounter(
             f"{PREFIX}_unknown_stream_prefixes",
             "Site stream lines with a code the parser does not know (a format change).",
             ["prefix"],
             registry=r,
         )
+        self.tool_calls_sent = PromCounter(
+            f"{PREFIX}_tool_calls",
+            "Tool calls parsed from answers and sent to clients as tool_calls.",
+            ["model"],
+            registry=r,
+        )
+        self.tool_calls_rejected = PromCounter(
+            f"{PREFIX}_tool_calls_rejected",
+            "<tool_call> blocks sent as plain text because they were no valid call "
+            "(invalid_json, unknown_tool, schema, unclosed).",
+            ["reason", "model"],
+            registry=r,
+        )
         # Pre-create the label-free series and the fixed error kinds, so a dashboard sees
         # zeros instead of missing series before the first event.
         for kind in sorted(SITE_ERROR_KINDS):
             self.site_errors.labels(kind, OTHER)
+        for reason in sorted(REJECT_REASONS):
+            self.tool_calls_rejected.labels(reason, OTHER)
         r.register(_PoolCollector(pool))
 
     # -- labels ----------------------------------------------------------------------------
@@ -237,6 +258,19 @@ class BridgeMetrics(RelayObserver):
     def unknown_prefixes(self, counts: Counter[str]) -> None:
         for prefix, n in counts.items():
             self.unknown_prefixes_seen.labels(prefix_label(prefix)).inc(n)
+
+    def bad_worker_frame(self, worker: Worker) -> None:
+        self.bad_worker_frames.inc()
+
+    def tool_calls(
+        self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]
+    ) -> None:
+        model = self.model_label(rec.model)
+        if calls:
+            self.tool_calls_sent.labels(model).inc(calls)
+        for reason, n in rejected.items():
+            label = reason if reason in REJECT_REASONS else OTHER
+            self.tool_calls_rejected.labels(label, model).inc(n)
 
     # -- exposition ------------------------------------------------------------------------
 

@@ -39,11 +39,51 @@ class OtherPart(_Inbound):
 ContentPart = TextPart | ImagePart | OtherPart
 
 
+class FunctionCall(_Inbound):
+    name: str
+    # A JSON text per OpenAI; some clients replay the parsed object, which is kept as is.
+    arguments: str | dict[str, Any] = ""
+
+
+class ToolCall(_Inbound):
+    """A call in an earlier assistant message (``messages[].tool_calls[]``)."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class FunctionDefinition(_Inbound):
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    # A JSON Schema object; absent means the function takes no arguments.
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(_Inbound):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(_Inbound):
+    name: str
+
+
+class NamedToolChoice(_Inbound):
+    """``{"type": "function", "function": {"name": ...}}``: the model must call that tool."""
+
+    type: Literal["function"] = "function"
+    function: NamedFunction
+
+
 class ChatMessage(_Inbound):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
     reasoning_content: str | None = None
+    tool_calls: list[ToolCall] | None = None  # assistant messages
+    tool_call_id: str | None = None  # role "tool"
 
 
 class StreamOptions(_Inbound):
@@ -59,8 +99,10 @@ class ChatCompletionRequest(_Inbound):
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
-    tools: list[Any] | None = None
-    tool_choice: Any = None
+    tools: list[Tool] | None = None
+    # "none" | "auto" | "required" | a named function (other strings get a 400 later).
+    tool_choice: str | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
     functions: list[Any] | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -104,7 +146,6 @@ _IGNORED = frozenset(
         "logprobs",
         "top_logprobs",
         "response_format",
-        "parallel_tool_calls",
         "reasoning_effort",
         "modalities",
         "audio",

@@ -9,7 +9,8 @@ per-chunk cost is one ``orjson.dumps`` of the text.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,13 @@ import orjson
 
 from lmarena_bridge.errors import BridgeError, SiteError
 from lmarena_bridge.protocol.openai import Usage
+from lmarena_bridge.relay.tool_calls import (
+    ParsedCall,
+    ToolCallOut,
+    ToolCallParser,
+    ToolSet,
+    new_call_id,
+)
 from lmarena_bridge.site.errors import classify_stream_error
 from lmarena_bridge.site.events import (
     Citation,
@@ -24,6 +32,7 @@ from lmarena_bridge.site.events import (
     Finish,
     ImageOutput,
     ReasoningDelta,
+    RoutedModel,
     StreamError,
     TextDelta,
 )
@@ -85,8 +94,9 @@ class StopScanner:
 
 @dataclass(slots=True)
 class Piece:
-    kind: str  # "content" | "reasoning"
+    kind: str  # "content" | "reasoning" | "tool_call"
     text: str
+    call: ToolCallOut | None = None  # for "tool_call"
 
 
 class AnswerBuilder:
@@ -96,6 +106,10 @@ class AnswerBuilder:
     is complete (finish line, stop sequence or length limit) — the caller then stops
     reading and aborts the site request if the site had not finished.
     Raises ``SiteError`` for in-stream errors and ``finishReason: error``.
+
+    With ``tools``, content goes through a :class:`ToolCallParser`: valid ``<tool_call>``
+    blocks become ``tool_call`` pieces, the finish reason becomes ``tool_calls``, and
+    without parallel calls the answer ends after the first call.
     """
 
     def __init__(
@@ -107,6 +121,8 @@ class AnswerBuilder:
         prompt_chars: int,
         image_markdown: bool = True,
         keep_text: bool = True,
+        tools: ToolSet | None = None,
+        new_call_id: Callable[[], str] = new_call_id,
     ) -> None:
         # ``keep_text`` False (streaming): the text already went out, keep only counts so a
         # long answer costs no memory.
@@ -122,10 +138,15 @@ class AnswerBuilder:
         self.reasoning_chars = 0
         self.images: list[ImageOutput] = []
         self.citations: list[Any] = []
+        self.routed_model: str | None = None
         self.finish_reason: str | None = None
         self.site_usage: dict[str, Any] | None = None
         self.ended = False
         self._think_open = False
+        self._tools = ToolCallParser(tools) if tools is not None else None
+        self._new_call_id = new_call_id
+        self.tool_calls: list[ToolCallOut] = []
+        self.tool_chars = 0
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -152,22 +173,28 @@ class AnswerBuilder:
                         code="site_stream_error",
                     )
                 self.site_usage = ev.usage  # type: ignore[union-attr]
-                self._end(map_finish_reason(ev.reason), out)  # type: ignore[union-attr]
+                self._flush_tools(out)
+                if not self.ended:
+                    self._end(map_finish_reason(ev.reason), out)  # type: ignore[union-attr]
             elif cls is StreamError:
                 raise classify_stream_error(ev.message)  # type: ignore[union-attr]
             elif cls is Citation:
                 self.citations.append(ev.source)  # type: ignore[union-attr]
+            elif cls is RoutedModel:
+                self.routed_model = ev.organization  # type: ignore[union-attr]
         return out
 
     def finish(self) -> list[Piece]:
         """The body ended; flush held text. Raises if the answer is empty."""
         out: list[Piece] = []
+        self._flush_tools(out)
         if not self.ended:
             self._end(self.finish_reason or "stop", out)
         if (
             not self.content_chars
             and not self.reasoning_chars
             and not self.images
+            and not self.tool_calls
             and self.finish_reason not in ("content_filter", "length")
         ):
             raise BridgeError(
@@ -179,6 +206,38 @@ class AnswerBuilder:
         return out
 
     def _content(self, text: str, out: list[Piece]) -> None:
+        if self._tools is None:
+            self._text(text, out)
+        elif text:
+            self._tool_output(self._tools.feed(text), out)
+
+    def _flush_tools(self, out: list[Piece]) -> None:
+        if self._tools is not None and not self.ended:
+            self._tool_output(self._tools.close(), out)
+
+    def _tool_output(self, items: list[str | ParsedCall], out: list[Piece]) -> None:
+        for item in items:
+            if self.ended:
+                return
+            if isinstance(item, str):
+                self._text(item, out)
+            else:
+                self._call(item, out)
+
+    def _call(self, call: ParsedCall, out: list[Piece]) -> None:
+        if self._think_open:
+            self._think_open = False
+            self._emit("content", "</think>\n\n", out, count=False)
+        if self._stop is not None:  # text held for a stop sequence precedes the call
+            self._emit("content", self._stop.flush(), out)
+        self.tool_chars += len(call.raw)
+        tc = ToolCallOut(len(self.tool_calls), self._new_call_id(), call.name, call.arguments)
+        self.tool_calls.append(tc)
+        out.append(Piece("tool_call", call.arguments, tc))
+        if self._tools is not None and not self._tools.tools.parallel:
+            self._end("tool_calls", out)
+
+    def _text(self, text: str, out: list[Piece]) -> None:
         if not text:
             return
         if self._think_open:
@@ -200,23 +259,25 @@ class AnswerBuilder:
         if not text or self.reasoning_mode == "drop":
             return
         self.reasoning_chars += len(text)
-        if self.keep_text:
-            self.reasoning_parts.append(text)
         if self.reasoning_mode == "think_tags":
             if not self._think_open and not self.content_chars:
                 self._think_open = True
                 text = "<think>\n" + text
-            out.append(Piece("content", text))
+            # Part of the content: a non-streamed answer carries it in message.content too.
+            self._emit("content", text, out, count=False)
             return
+        if self.keep_text:
+            self.reasoning_parts.append(text)
         out.append(Piece("reasoning", text))
 
     def _emit(self, kind: str, text: str, out: list[Piece], count: bool = True) -> None:
+        """Content out; ``count`` False for reasoning shown as content (not answer text)."""
         if not text:
             return
         if count:
             self.content_chars += len(text)
-            if self.keep_text:
-                self.content_parts.append(text)
+        if self.keep_text:
+            self.content_parts.append(text)
         out.append(Piece(kind, text))
 
     def _end(self, reason: str, out: list[Piece]) -> None:
@@ -228,7 +289,9 @@ class AnswerBuilder:
                 self._emit("content", tail, out)
         if self._think_open:
             self._think_open = False
-            out.append(Piece("content", "</think>\n\n"))
+            self._emit("content", "</think>\n\n", out, count=False)
+        if reason == "stop" and self.tool_calls:
+            reason = "tool_calls"
         self.finish_reason = reason
         self.ended = True
 
@@ -242,6 +305,15 @@ class AnswerBuilder:
     def reasoning(self) -> str:
         return "".join(self.reasoning_parts)
 
+    @property
+    def tool_rejections(self) -> Counter[str] | None:
+        """``<tool_call>`` blocks sent as text, by reason; None when tools were off."""
+        return self._tools.rejected if self._tools is not None else None
+
+    @property
+    def rejected_tool_names(self) -> list[str]:
+        return self._tools.rejected_tools if self._tools is not None else []
+
     def usage(self) -> dict[str, int]:
         u = self.site_usage or {}
         prompt = u.get("promptTokens")
@@ -249,13 +321,19 @@ class AnswerBuilder:
         if not isinstance(prompt, int):
             prompt = estimate_tokens(self.prompt_chars)
         if not isinstance(completion, int):
-            completion = estimate_tokens(self.content_chars + self.reasoning_chars)
+            completion = estimate_tokens(
+                self.content_chars + self.reasoning_chars + self.tool_chars
+            )
         return Usage(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         ).model_dump()
 
     def message(self) -> dict[str, Any]:
         msg: dict[str, Any] = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            if not msg["content"].strip():
+                msg["content"] = None  # OpenAI's shape for an answer of calls only
+            msg["tool_calls"] = [tc.as_dict() for tc in self.tool_calls]
         if self.reasoning_mode == "reasoning_content" and self.reasoning_parts:
             msg["reasoning_content"] = self.reasoning
         if self.citations:
@@ -297,6 +375,11 @@ class ChunkEncoder:
         i, n = 0, len(pieces)
         while i < n:
             kind = pieces[i].kind
+            call = pieces[i].call
+            if call is not None:
+                frames.append(self.tool_call(call))
+                i += 1
+                continue
             j = i + 1
             while j < n and pieces[j].kind == kind:
                 j += 1
@@ -305,6 +388,25 @@ class ChunkEncoder:
             frames.append(self._head + key + orjson.dumps(text) + b"}" + self._tail)
             i = j
         return b"".join(frames)
+
+    def tool_call(self, call: ToolCallOut) -> bytes:
+        """Two frames, as OpenAI streams a call: id, type and name with empty arguments,
+        then the arguments (whole: the bridge has them only once the block is closed)."""
+        head = {
+            "index": call.index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        args = {"index": call.index, "function": {"arguments": call.arguments}}
+        return (
+            self._head
+            + orjson.dumps({"tool_calls": [head]})
+            + self._tail
+            + self._head
+            + orjson.dumps({"tool_calls": [args]})
+            + self._tail
+        )
 
     def empty_delta(self) -> bytes:
         return self._head + b'{"content":""}' + self._tail
