@@ -39,6 +39,20 @@ async def bridge(make_bridge: BridgeFactory) -> RunningServer:
 
 
 @pytest.fixture
+async def legacy_bridge(make_bridge: BridgeFactory) -> RunningServer:
+    """A bridge on the seed-era ``retry`` strategy (captured ids, seed payloads)."""
+    return await make_bridge({"site_strategy": "retry"})
+
+
+@pytest.fixture
+async def legacy_client(legacy_bridge: RunningServer) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with openai.AsyncOpenAI(
+        base_url=f"{legacy_bridge.url}/v1", api_key="test", max_retries=0, timeout=20
+    ) as c:
+        yield c
+
+
+@pytest.fixture
 async def workers() -> AsyncIterator[Callable[..., Awaitable[ScriptedWorker]]]:
     started: list[ScriptedWorker] = []
 

@@ -120,7 +120,7 @@ async def test_snapshot_then_live_events(bridge, workers, client) -> None:
         await workers(bridge.ws_url, handler=slow_echo)
         joined = await next_event(ws, of_type("worker_connected"))
         hello = await next_event(ws, of_type("worker_changed", id=joined["worker"]["id"]))
-        assert hello["worker"]["page"] == "https://lmarena.ai/c/test"
+        assert hello["worker"]["page"] == "https://arena.ai/c/test"
         assert hello["worker"]["protocol"] == 2 and hello["worker"]["state"] == "ready"
 
         text = "one two three four five six seven eight nine ten"  # ~1.8 s: ticks come

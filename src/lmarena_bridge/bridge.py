@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
+from lmarena_bridge.config.check import RETRY_WARNING
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.metrics import BridgeMetrics
@@ -16,6 +18,8 @@ from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.tab_requests import TabRequests
 from lmarena_bridge.site.request import EndpointRotation
+
+log = logging.getLogger(__name__)
 
 
 class Bridge:
@@ -40,8 +44,18 @@ class Bridge:
         self.chat = ChatService(self.relay, self.config, self.observers, self.rotation)
         self.images = ImageService(self.relay, self.config, self.observers, self.rotation)
         self.tab_requests = TabRequests(self.relay)
+        self._strategy = self.settings.site_strategy
+        self._warn_strategy(self.settings)
+
+    @staticmethod
+    def _warn_strategy(settings: Settings) -> None:
+        if settings.site_strategy == "retry":
+            log.warning('site_strategy is "retry" (legacy). %s', RETRY_WARNING)
 
     def _config_changed(self, config: BridgeConfig) -> None:
+        if config.settings.site_strategy != self._strategy:
+            self._strategy = config.settings.site_strategy
+            self._warn_strategy(config.settings)
         # A reloaded endpoint map may have other pools: start them from their first entry.
         self.rotation.strategy = config.settings.endpoint_pool_strategy
         self.rotation.reset()

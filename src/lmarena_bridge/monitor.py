@@ -161,6 +161,7 @@ class MonitorHub(RelayObserver):
         s = cfg.settings
         return {
             "site_strategy": s.site_strategy,
+            "direct_mode": s.direct_mode,
             "endpoint_pool_strategy": s.endpoint_pool_strategy,
             "mode": s.id_updater_last_mode,
             "battle_target": s.id_updater_battle_target,
@@ -184,6 +185,7 @@ class MonitorHub(RelayObserver):
             "stream": rec.stream,
             "worker": rec.worker_id,
             "started_at": rec.started_at,
+            "routed_model": rec.routed_model,
         }
 
     @staticmethod
@@ -304,6 +306,21 @@ class MonitorHub(RelayObserver):
             "stream",
             f"The site's answer had lines with unknown codes ({seen}); "
             "its format may have changed.",
+        )
+
+    def tool_calls(
+        self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]
+    ) -> None:
+        if not rejected:
+            return
+        why = ", ".join(f"{reason}×{n}" for reason, n in rejected.most_common())
+        tools = f"; tools named: {', '.join(repr(n) for n in names)}" if names else ""
+        self._error(
+            "tool_call",
+            f"The model wrote <tool_call> blocks that were not valid calls ({why}{tools}); "
+            "they were sent to the client as text.",
+            code="tool_call_rejected",
+            model=_model(rec),
         )
 
     # -- background ------------------------------------------------------------------------

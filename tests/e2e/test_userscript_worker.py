@@ -71,6 +71,7 @@ class StandInBridge:
     def __init__(self) -> None:
         self.connections: list[Connection] = []
         self.sitekey = ""
+        self.error_headers: list[str] | None = None  # None: the ack leaves the field out
         self.app = Starlette(routes=[WebSocketRoute("/ws", self.ws)])
 
     async def ws(self, socket: WebSocket) -> None:
@@ -83,8 +84,11 @@ class StandInBridge:
                 conn.frames.append(frame)
                 if frame.get("type") == "hello":
                     # No heartbeats: this stand-in never pings, so the tab must not expect any.
-                    await conn.send({"type": "hello_ack", "worker_id": "w-test", "protocol": 2,
-                                     "heartbeat_interval": 0, "recaptcha_sitekey": self.sitekey})
+                    ack = {"type": "hello_ack", "worker_id": "w-test", "protocol": 2,
+                           "heartbeat_interval": 0, "recaptcha_sitekey": self.sitekey}
+                    if self.error_headers is not None:
+                        ack["error_headers"] = self.error_headers
+                    await conn.send(ack)
         except WebSocketDisconnect:
             conn.closed = True
 
@@ -127,8 +131,10 @@ async def worker_context(browser: Any, stand_in: tuple[StandInBridge, RunningSer
 async def fake(stand_in: tuple[StandInBridge, RunningServer]) -> AsyncIterator[StandInBridge]:
     bridge, _ = stand_in
     bridge.sitekey = ""
+    bridge.error_headers = None
     yield bridge
     bridge.sitekey = ""
+    bridge.error_headers = None
 
 
 @pytest.fixture
@@ -220,6 +226,17 @@ async def test_rejected_tokens_beyond_the_retries_are_reported_as_the_403(
     _, error = await conn.outcome(await conn.job(create_job("no retries", retries=0)))
     assert error is not None and error["status"] == 403
     assert len(site.create_requests) == 3
+
+
+async def test_error_headers_are_the_ones_the_bridge_lists(
+    tab: Any, fake: StandInBridge, site: EmulatorState
+) -> None:
+    fake.error_headers = ["ratelimit-limit", "content-type"]
+    conn = await fake.connection_for(await tab())
+    site.fail_next("rate_limit")
+    _, error = await conn.outcome(await conn.job(create_job("limited")))
+    assert error is not None and error["status"] == 429
+    assert set(error["headers"]) == {"ratelimit-limit", "content-type"}
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import openai
 import pytest
 
 from lmarena_bridge.protocol.worker import JobFrame
@@ -23,7 +24,10 @@ TRICKY = 'He said "hi" \\ back\\slash\nnew line\ttab 😀 你好世界 \u2028 se
 
 @pytest.mark.parametrize("protocol", [1, 2])
 @pytest.mark.parametrize("stream", [False, True])
-async def test_exact_round_trip(bridge, workers, client, protocol: int, stream: bool) -> None:
+async def test_exact_round_trip(make_bridge, workers, protocol: int, stream: bool) -> None:
+    # Seed-era (protocol 1) tabs only run the legacy retry strategy.
+    bridge = await make_bridge({"site_strategy": "retry"} if protocol == 1 else None)
+    client = openai.AsyncOpenAI(base_url=f"{bridge.url}/v1", api_key="t", max_retries=0)
     await workers(bridge.ws_url, protocol=protocol)
     await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
     messages: Any = [{"role": "user", "content": TRICKY}]
@@ -42,7 +46,8 @@ async def test_exact_round_trip(bridge, workers, client, protocol: int, stream: 
     assert text == TRICKY
 
 
-async def test_payload_sent_to_worker(bridge, workers, client) -> None:
+async def test_payload_sent_to_worker(legacy_bridge, workers, legacy_client) -> None:
+    bridge, client = legacy_bridge, legacy_client
     w = await workers(bridge.ws_url)
     await client.chat.completions.create(
         model="echo-model",
@@ -139,7 +144,7 @@ async def test_stop_sequence_cuts_and_aborts(bridge, workers, client, stream: bo
 
 async def test_images_become_markdown(bridge, workers, client) -> None:
     async def handler(w: ScriptedWorker, rid: str, payload: dict[str, Any]) -> None:
-        assert payload["is_image_request"] is True
+        assert payload["body"]["modality"] == "image"
         imgs = [{"type": "image", "image": f"https://cdn.test/{i}.png", "mimeType": "image/png"}
                 for i in range(2)]
         await w.data(rid, site_line("2", imgs) + finish_line())

@@ -19,7 +19,8 @@ def config_path(bridge) -> Path:
     return bridge.app.state.bridge.config_dir / "config.jsonc"
 
 
-async def test_hand_edit_of_ids_is_used_by_next_request(bridge, workers, client) -> None:
+async def test_hand_edit_of_ids_is_used_by_next_request(legacy_bridge, workers, legacy_client):
+    bridge, client = legacy_bridge, legacy_client
     w = await workers(bridge.ws_url)
     path = config_path(bridge)
     write_atomic(path, set_value(path.read_text(), ["session_id"], NEW_SESSION))
@@ -67,7 +68,7 @@ async def test_endpoint_pool_round_robin_and_strategy_reload(make_bridge, worker
          "message_id": f"{i}2222222-2222-4222-8222-222222222222"}
         for i in range(1, 4)
     ]
-    srv = await make_bridge(endpoint_map={"echo-model": pool})
+    srv = await make_bridge({"site_strategy": "retry"}, endpoint_map={"echo-model": pool})
     w = await workers(srv.ws_url)
     async with openai.AsyncOpenAI(
         base_url=f"{srv.url}/v1", api_key="x", max_retries=0

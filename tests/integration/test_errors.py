@@ -41,8 +41,9 @@ async def test_malformed_json_is_400(bridge) -> None:
         ({"model": "echo-model", "messages": MSGS, "n": 0}, "n"),
         ({"model": "echo-model", "messages": MSGS, "max_tokens": 0}, "max_tokens"),
         ({"model": "echo-model", "messages": MSGS, "stream": "yes please"}, "stream"),
-        ({"model": "echo-model", "messages": MSGS,
-          "tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ({"model": "echo-model", "messages": MSGS, "tools": [{"type": "web_search"}]},
+         "tools[0].type"),
+        ({"model": "echo-model", "messages": MSGS, "tool_choice": "required"}, "tool_choice"),
         ({"model": "echo-model", "messages": []}, "messages"),
     ],
 )
@@ -64,7 +65,8 @@ async def test_unknown_model_is_404(bridge, client) -> None:
 async def test_models_list_and_retrieve(bridge, client) -> None:
     models = await client.models.list()
     ids = [m.id for m in models.data]
-    assert ids == ["echo-model", "image-model"]
+    # The create strategy adds its anonymous battle pseudo-model.
+    assert ids == ["echo-model", "image-model", "battle"]
     assert {m.object for m in models.data} == {"model"}
     one = await client.models.retrieve("echo-model")
     assert one.id == "echo-model" and one.created == models.data[0].created
@@ -90,7 +92,7 @@ async def test_no_worker_is_503_with_retry_after(bridge, client) -> None:
 
 
 async def test_missing_session_ids_is_clear_400(make_bridge, workers) -> None:
-    srv = await make_bridge({"session_id": "", "message_id": ""})
+    srv = await make_bridge({"session_id": "", "message_id": "", "site_strategy": "retry"})
     w = await workers(srv.ws_url)
     async with httpx.AsyncClient() as http:
         r = await http.post(f"{srv.url}/v1/chat/completions",
@@ -119,7 +121,8 @@ async def test_site_rate_limit_is_429(bridge, workers, client, stream: bool) -> 
     assert exc.value.response.headers["retry-after"] == "42"
 
 
-async def test_seed_protocol_error_text_is_classified(bridge, workers, client) -> None:
+async def test_seed_protocol_error_text_is_classified(legacy_bridge, workers, legacy_client):
+    bridge, client = legacy_bridge, legacy_client
     await workers(bridge.ws_url, protocol=1, handler=failing(
         seed_text='网络响应不正常。状态: 422. 内容: {"error":"Request rejected: Content violates '
                   'our terms of use for evaluation session id: 4130-413"}'))

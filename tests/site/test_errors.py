@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import pytest
@@ -30,6 +32,35 @@ def fail(
     status: int | None, body: str = "", content_type: str | None = None, **kw: Any
 ) -> SiteError:
     return classify_failure(status=status, content_type=content_type, body=body, **kw)
+
+
+ZOD = json.dumps({"success": False, "error": {"name": "ZodError", "issues": [
+    {"code": "invalid_type", "expected": "object", "received": "null",
+     "path": ["userMessage", "metadata"], "message": "Expected object, received null"},
+    {"code": "invalid_string", "path": ["id"], "message": "Invalid uuid"}]}})
+
+def test_schema_change_names_the_paths() -> None:
+    err = classify_failure(status=400, content_type="application/json", body=ZOD)
+    assert "userMessage.metadata" in err.message and "id" in err.message
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [("recaptcha_unavailable", 503, "recaptcha_unavailable"), ("wrong_origin", 503,
+     "wrong_origin"), ("bad_job", 502, "bad_job")],
+)
+def test_worker_named_failures(code: str, status: int, expected: str) -> None:
+    err = classify_failure(status=None, content_type=None, body="", message="x", code=code)
+    assert (err.status, err.code) == (status, expected)
+
+
+def test_ratelimit_reset_as_unix_time() -> None:
+    reset = str(int(time.time()) + 40)
+    err = classify_failure(status=429, content_type="application/json",
+                           body='{"error":"Too Many Requests"}',
+                           headers={"ratelimit-limit": "10", "ratelimit-remaining": "0",
+                                    "ratelimit-reset": reset})
+    assert err.retry_after is not None and 35 <= err.retry_after <= 41
 
 
 @pytest.mark.parametrize(
@@ -89,7 +120,13 @@ def fail(
         (400, "application/json", '{"error":"Invalid content"}', {}, "other", 502, "site_error"),
         (403, "application/json", '{"error":"Forbidden"}', {}, "other", 502, "site_error"),
         (404, "text/plain", "not found", {}, "other", 502, "site_error"),
-        (301, None, "", {"location": "https://arena.ai/x"}, "other", 502, "site_error"),
+        (301, None, "", {"location": "https://arena.ai/x"}, "wrong_origin", 503, "wrong_origin"),
+        (405, "text/plain", "Method Not Allowed", {}, "wrong_origin", 503, "wrong_origin"),
+        (429, "application/json", '{"error":"prompt failed"}', {}, "too_large", 400,
+         "prompt_too_large"),
+        (401, "application/json", '{"message":"User not found"}', {}, "logged_out", 503,
+         "logged_out"),
+        (400, "application/json", ZOD, {}, "other", 502, "site_schema_changed"),
         # A 403 carrying the header is a challenge only with 403/503/None statuses.
         (400, None, '{"error":"x"}', {"cf-mitigated": "challenge"}, "other", 502, "site_error"),
         # Challenge words in a JSON body are not a challenge page.
@@ -116,7 +153,7 @@ def test_classify_failure(
     [NO_ACCESS, '{"error":"session 4130-abcd failed"}', "HTTP 413 mentioned in text", "too large"],
 )
 def test_413_only_from_status(body: str) -> None:
-    # SITE_PROTOCOL §7 #12: a "413" inside other text never means "attachment too large".
+    # A "413" inside other text never means "attachment too large".
     for status in (400, 401, 500, None):
         assert fail(status, body).code != "attachment_too_large"
 
@@ -238,3 +275,16 @@ def test_classify_stream_error(message: str, kind: str, status: int, code: str) 
     assert (err.kind, err.status, err.code) == (kind, status, code)
     if message:
         assert message[:20] in err.message
+
+
+def test_every_header_the_classifier_reads_is_reported_by_the_tab() -> None:
+    # One list on both sides: the tab reports the headers of ERROR_HEADERS (hello_ack).
+    import inspect
+    import re as _re
+
+    from lmarena_bridge.protocol.worker import ERROR_HEADERS, HelloAck
+    from lmarena_bridge.site import errors
+
+    read = set(_re.findall(r'hdrs\.get\("([a-z-]+)"', inspect.getsource(errors)))
+    assert read and read <= set(ERROR_HEADERS)
+    assert HelloAck(worker_id="w", heartbeat_interval=1).error_headers == list(ERROR_HEADERS)

@@ -1,4 +1,4 @@
-"""OpenAI chat/image requests -> worker job payloads (SITE_PROTOCOL §5.2-§5.7)."""
+"""OpenAI chat/image requests -> seed-era job payloads (the legacy ``retry`` strategy)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def config(
     endpoint_map: dict[str, list[dict[str, Any]]] | None = None,
     **settings: Any,
 ) -> BridgeConfig:
-    base: dict[str, Any] = {"session_id": SID, "message_id": MID, "bypass_enabled": False}
+    base: dict[str, Any] = {"session_id": SID, "message_id": MID, "bypass_enabled": False,
+                            "site_strategy": "retry"}
     base.update(settings)
     models = (
         {"gpt": TEXT_ID, "banana": "null:image", "painter": f"{IMG_ID}:image"}
@@ -107,11 +108,27 @@ def test_roles(role: str, expected: str) -> None:
     assert job.payload.message_templates[0].role == expected
 
 
-@pytest.mark.parametrize("role", ["tool", "function"])
-def test_tool_messages_are_refused(role: str) -> None:
+def test_function_messages_are_refused() -> None:
     with pytest.raises(InvalidRequest) as exc:
-        build([user("q"), {"role": role, "content": "42", "name": "f"}])
+        build([user("q"), {"role": "function", "content": "42", "name": "f"}])
     assert exc.value.param == "messages"
+
+
+def test_tool_results_become_user_text() -> None:
+    job = build([user("q"), {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function",
+         "function": {"name": "f", "arguments": '{"x": 1}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"}, user("r")])
+    roles = [(t.role, t.content) for t in job.payload.message_templates]
+    assert roles[1] == ("assistant", '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>')
+    assert roles[2][0] == "user" and "42" in roles[2][1] and 'name="f"' in roles[2][1]
+
+
+def test_tools_refused_when_tool_calling_is_refuse() -> None:
+    with pytest.raises(InvalidRequest) as exc:
+        build([user("q")], cfg=config(tool_calling="refuse"),
+              tools=[{"type": "function", "function": {"name": "f"}}])
+    assert exc.value.param == "tools"
 
 
 def test_reasoning_content_is_dropped() -> None:
@@ -147,7 +164,6 @@ def test_text_parts_joined() -> None:
     ("kw", "param"),
     [
         ({"n": 2}, "n"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
         ({"functions": [{"name": "f"}]}, "functions"),
     ],
 )

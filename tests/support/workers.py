@@ -33,6 +33,9 @@ def finish_line(reason: str = "stop", usage: dict[str, int] | None = None, side:
 
 
 def last_user_text(payload: dict[str, Any]) -> str:
+    """The prompt of a job: the site message of a ``site_request``, else the seed templates'."""
+    if payload.get("type") == "site_request":
+        return str(payload["body"]["userMessage"]["content"])
     for tpl in reversed(payload["message_templates"]):
         if tpl["role"] == "user" and tpl["content"].strip():
             return tpl["content"]
@@ -55,8 +58,12 @@ class ScriptedWorker:
         protocol: int = 2,
         handler: Handler = echo_handler,
         origin: str | None = None,
-        page: str = "https://lmarena.ai/c/test",
+        page: str = "https://arena.ai/c/test",
+        capabilities: tuple[str, ...] = (
+            "abort", "heartbeat", "status", "structured_errors", "site_request"
+        ),
     ) -> None:
+        self.capabilities = list(capabilities)
         self.url = url
         self.protocol = protocol
         self.handler = handler
@@ -83,7 +90,7 @@ class ScriptedWorker:
                     "protocol": 2,
                     "version": "test",
                     "page": self.page,
-                    "capabilities": ["abort", "heartbeat", "status", "structured_errors"],
+                    "capabilities": self.capabilities,
                 }
             )
         self._reader = asyncio.create_task(self._read())

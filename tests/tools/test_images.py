@@ -64,6 +64,17 @@ async def test_one_image_url_through_the_openai_sdk(bridge, workers, client) -> 
     assert [d.url for d in resp.data] == ["https://img.test/1.png"]
     assert resp.created > 0
     (_, payload), = w.jobs
+    body = payload["body"]
+    assert payload["path"] == "/nextjs-api/stream/create-evaluation"
+    assert body["modality"] == "image" and body["modelAId"] == IMAGE_MODEL_ID
+    assert body["userMessage"]["content"] == "a red fox"
+
+
+async def test_legacy_retry_strategy_sends_the_seed_image_payload(legacy_bridge, workers) -> None:
+    w = await workers(legacy_bridge.ws_url, handler=image_handler([["https://img.test/1.png"]]))
+    r = await post(legacy_bridge, {"model": "image-model", "prompt": "a red fox"})
+    assert r.status_code == 200, r.text
+    (_, payload), = w.jobs
     assert payload["is_image_request"] is True
     assert payload["target_model_id"] == IMAGE_MODEL_ID
     assert [(t["role"], t["content"]) for t in payload["message_templates"]] == [
@@ -86,7 +97,7 @@ async def test_dall_e_name_and_api_v1_alias_use_the_first_image_model(bridge, wo
     w = await workers(bridge.ws_url, handler=image_handler([["https://img.test/x.png"]]))
     r = await post(bridge, {"model": "dall-e-3", "prompt": "x"}, "/api/v1/images/generations")
     assert r.status_code == 200, r.text
-    assert w.jobs[0][1]["target_model_id"] == IMAGE_MODEL_ID
+    assert w.jobs[0][1]["body"]["modelAId"] == IMAGE_MODEL_ID
 
 
 async def test_b64_json_from_a_data_url_and_from_an_http_url(

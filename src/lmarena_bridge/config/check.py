@@ -7,18 +7,33 @@ from pathlib import Path
 from lmarena_bridge.config.defaults import CONFIG_JSONC
 from lmarena_bridge.config.loader import collect_config, config_files, read_texts
 from lmarena_bridge.config.model import Settings, ids_are_set
+from lmarena_bridge.invocation import DEFAULT_PROG
 
-NO_IDS_HINT = (
-    "No session ids yet: open the site with the userscript and run `lmarena-bridge capture-ids`"
+
+def _no_ids_hint(prog: str) -> str:
+    return f"No session ids yet: open the site with the userscript and run `{prog} capture-ids`"
+
+
+NO_IDS_HINT = _no_ids_hint(DEFAULT_PROG)
+FIX_FIRST = (
+    "Nothing else is checked until these are fixed: the bridge does not start with them, "
+    "and a running bridge keeps its last good config."
+)
+RETRY_WARNING = (
+    "Since November 2025 the site answers the conversation it has stored for the captured "
+    "message, not the one the bridge sends: use \"site_strategy\": \"create\" unless you "
+    "know you need this."
 )
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def check_config(config_dir: Path) -> tuple[list[str], bool]:
+def check_config(config_dir: Path, *, prog: str = DEFAULT_PROG) -> tuple[list[str], bool]:
     """Return report lines and ``ok`` (False only when a file has problems).
 
-    The summary ignores files with problems (built-in defaults stand in). Secrets (api_key,
-    worker_token) and ids are never printed, only whether they are set.
+    When a file has problems, the report stops after them: a summary would describe
+    built-in defaults, not the user's files. Secrets (api_key, worker_token) and ids are
+    never printed, only whether they are set. ``prog`` is how the user runs the CLI (for
+    the commands the report suggests).
     """
     config_dir = Path(config_dir)
     texts, problems = read_texts(config_dir)
@@ -31,29 +46,22 @@ def check_config(config_dir: Path) -> tuple[list[str], bool]:
         if texts[name] is not None:
             lines.append(f"  {name}: present")
         elif path.exists():
-            lines.append(f"  {name}: unreadable (defaults used)")
+            lines.append(f"  {name}: unreadable")
         else:
-            lines.append(f"  {name}: missing (defaults used; `lmarena-bridge serve` creates it)")
+            lines.append(f"  {name}: missing (defaults used; `{prog} serve` creates it)")
 
     if problems:
-        lines.append(f"Problems ({len(problems)}); the summary below ignores these files:")
+        lines.append(f"Problems ({len(problems)}):")
         lines.extend(f"  {problem}" for problem in problems)
-    else:
-        lines.append("No problems found.")
+        lines.append(FIX_FIRST)
+        return lines, False
+    lines.append("No problems found.")
 
     unknown = sorted(set(settings.model_extra or {}))
     if unknown:
         lines.append(f"Unknown keys in {CONFIG_JSONC} (ignored; typo?): {', '.join(unknown)}")
 
-    mode: str = settings.id_updater_last_mode
-    if mode == "battle":
-        mode += f" (side {settings.id_updater_battle_target})"
-    lines.append(f"Mode of the global ids: {mode}")
-    if ids_are_set(settings.session_id, settings.message_id):
-        lines.append("Global session ids: set")
-    else:
-        lines.append("Global session ids: not set")
-        lines.append(NO_IDS_HINT)
+    lines.extend(_strategy_lines(settings, prog))
     lines.append(
         "API key: set (required on /v1/* and the monitor)"
         if settings.api_key
@@ -73,6 +81,27 @@ def check_config(config_dir: Path) -> tuple[list[str], bool]:
     lines.append(f"available_models.json: {_count(len(config.available_models), 'model')}")
     lines.append(_listen_line(settings))
     return lines, not problems
+
+
+def _strategy_lines(settings: Settings, prog: str) -> list[str]:
+    if settings.site_strategy == "create":
+        return [
+            f"Site strategy: create (a new arena.ai conversation per request, mode "
+            f"{settings.direct_mode}; no ids needed)"
+        ]
+    mode: str = settings.id_updater_last_mode
+    if mode == "battle":
+        mode += f" (side {settings.id_updater_battle_target})"
+    lines = [
+        "Site strategy: retry (legacy). " + RETRY_WARNING,
+        f"Mode of the global ids: {mode}",
+    ]
+    if ids_are_set(settings.session_id, settings.message_id):
+        lines.append("Global session ids: set")
+    else:
+        lines.append("Global session ids: not set")
+        lines.append(_no_ids_hint(prog))
+    return lines
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

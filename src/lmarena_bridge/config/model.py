@@ -5,10 +5,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# allowed_hosts entries and cors_allowed_origins entries (checked here; applied in http.origins).
+_HOST_PATTERN = re.compile(
+    r"\*|(?:\*\.)?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?(?::[0-9]{1,5})?"
+    r"|\[[0-9a-f:.]+\](?::[0-9]{1,5})?"
+)
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
 
 Mode = Literal["direct_chat", "battle"]
 Target = Literal["A", "B"]
@@ -19,7 +27,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    # -- seed keys (SITE_PROTOCOL §5.1)
+    # -- seed keys (the seed-era bridge's config.jsonc)
     version: str = Field("1.0.0", description="Config format version (informational).")
     session_id: str = Field("", description="Captured session id used when a model has no mapping.")
     message_id: str = Field("", description="Captured message id used with session_id.")
@@ -53,13 +61,23 @@ class Settings(BaseModel):
     worker_token: str = Field(
         "", description="Optional token a worker may send instead of coming from an allowed origin."
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the bridge answers to besides 127.0.0.1, localhost, [::1] and "
+        "its listen address ('*.example.com' for subdomains; '*' turns the check off).",
+    )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web page origins (e.g. http://localhost:3210) allowed to call the API "
+        "from a browser (CORS); '*' allows every page.",
+    )
     max_concurrent_per_worker: int = Field(6, ge=1, description="Jobs one tab runs at once.")
     queue_max_size: int = Field(64, ge=0, description="Requests that may wait for a free tab.")
     queue_timeout_seconds: float = Field(
         30, ge=0, description="How long a request waits for a busy tab to free up before a 503."
     )
     no_worker_timeout_seconds: float = Field(
-        5, ge=0, description="How long a request waits when no tab is connected at all."
+        2, ge=0, description="How long a request waits when no tab is connected at all."
     )
     first_byte_timeout_seconds: float = Field(
         120, gt=0, description="Longest wait for the first chunk of an answer."
@@ -74,10 +92,56 @@ class Settings(BaseModel):
     reasoning_mode: Literal["reasoning_content", "think_tags", "drop"] = Field(
         "reasoning_content", description="How model reasoning reaches clients."
     )
+    tool_calling: Literal["emulate", "refuse"] = Field(
+        "emulate",
+        description="Requests with 'tools': described in the prompt and answered with "
+        "tool_calls parsed from the text (emulate), or refused with a 400 (refuse).",
+    )
     heartbeat_interval_seconds: float = Field(15, gt=0, description="Worker ping interval.")
-    site_strategy: Literal["retry"] = Field("retry", description="How the tab talks to the site.")
+    site_strategy: Literal["create", "retry"] = Field(
+        "create",
+        description='How the tab talks to the site: "create" starts a new site conversation per '
+        'request (needs no ids); "retry" regenerates a captured message (legacy).',
+    )
+    direct_mode: Literal["direct-battle", "direct"] = Field(
+        "direct-battle", description="The site's mode value for a chat with one named model."
+    )
+    battle_model: str = Field(
+        "battle",
+        description="Model name that asks the site for an anonymous battle (mode battle).",
+    )
+    battle_side: Target = Field("A", description="Which battle side's answer is returned.")
+    reuse_site_sessions: bool = Field(
+        False,
+        description="Continue a site conversation the bridge started when a request extends "
+        "it exactly (post-to-evaluation), instead of sending the whole transcript again.",
+    )
+    recaptcha_sitekey: str = Field(
+        "",
+        description="reCAPTCHA sitekey for the tab when the page shows none (empty: built-in).",
+    )
+    recaptcha_retries: int = Field(
+        1, ge=0, le=5, description="Fresh-token retries after the site rejects a reCAPTCHA token."
+    )
+    transcript_turn_format: str = Field(
+        "{role}: {content}",
+        description="How one turn of a conversation is written into the site message.",
+    )
+    transcript_separator: str = Field("\n\n", description="Text between two turns.")
+    transcript_role_names: dict[str, str] = Field(
+        default_factory=lambda: {
+            "system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"
+        },
+        description="The {role} label of each role in the transcript.",
+    )
     endpoint_pool_strategy: Literal["round_robin", "random"] = Field(
         "round_robin", description="How an entry is picked from a model_endpoint_map.json list."
+    )
+    max_request_body_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+    max_messages: int = Field(
+        2048, ge=1, description="Most messages one chat request may hold (400 beyond)."
     )
 
     @field_validator("id_updater_last_mode", mode="before")
@@ -85,19 +149,65 @@ class Settings(BaseModel):
     def _mode(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator("id_updater_battle_target", mode="before")
+    @field_validator("id_updater_battle_target", "battle_side", mode="before")
     @classmethod
     def _target(cls, v: Any) -> Any:
         return v.strip().upper() if isinstance(v, str) else v
 
+    @field_validator("transcript_turn_format")
+    @classmethod
+    def _turn_format(cls, v: str) -> str:
+        if "{content}" not in v:
+            raise ValueError("must contain {content}")
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        hosts = [h.strip().lower() for h in v]
+        for host in hosts:
+            if not _HOST_PATTERN.fullmatch(host):
+                raise ValueError(
+                    f"{host!r} is not a host name like 'bridge.lan', '*.example.com' or '*'"
+                )
+        return hosts
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        origins = [o.strip().rstrip("/").lower() for o in v]
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin like 'http://localhost:3210' (scheme, host "
+                    "and port only) or '*'"
+                )
+        return origins
+
+
+# The site's arenas (its model catalog groups) and the kind of output each one gives.
+ARENA_KINDS: dict[str, str] = {
+    "text": "text",
+    "document": "text",
+    "code": "webdev",
+    "webdev": "webdev",
+    "search": "search",
+    "text-to-image": "image",
+    "image": "image",
+    "text-to-video": "video",
+    "video": "video",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ModelTarget:
-    """A models.json value: ``"<uuid>"``, ``"<uuid>:image"``, ``"null:image"``."""
+    """A models.json value: ``"<uuid>"``, ``"<uuid>:image"``, ``"null:image"``, and with an
+    arena in front, ``"text:<uuid>"`` or ``"text-to-image:<uuid>"``."""
 
     name: str
     model_id: str | None
-    kind: str = "text"  # "text" | "image" (other suffixes kept verbatim)
+    kind: str = "text"  # "text" | "image" | "search" | "webdev" | "video" (others verbatim)
+    arena: str | None = None
 
     @property
     def is_image(self) -> bool:
@@ -105,11 +215,19 @@ class ModelTarget:
 
     @classmethod
     def parse(cls, name: str, value: str) -> ModelTarget:
+        head, sep, rest = value.strip().partition(":")
+        arena: str | None = None
+        if sep and head.strip().lower() in ARENA_KINDS:
+            arena, value = head.strip().lower(), rest
         raw_id, sep, kind = value.partition(":")
         raw_id = raw_id.strip()
         model_id = None if raw_id.lower() in ("", "null", "none") else raw_id
+        given = kind.strip().lower() if sep else ""
         return cls(
-            name=name, model_id=model_id, kind=(kind.strip().lower() or "text") if sep else "text"
+            name=name,
+            model_id=model_id,
+            kind=given or (ARENA_KINDS[arena] if arena else "text"),
+            arena=arena,
         )
 
 

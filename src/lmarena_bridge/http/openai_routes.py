@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
 from lmarena_bridge.http.auth import check_api_key
+from lmarena_bridge.http.limits import check_chat_limits, require_json
 from lmarena_bridge.http.responses import JSONBytes, error_response
 from lmarena_bridge.http.routing import Routes, bridge_of, unless_disconnected
 from lmarena_bridge.protocol.openai import ChatCompletionRequest, ModelCard, ModelList
@@ -42,7 +43,9 @@ def _param(loc: tuple[Any, ...]) -> str:
     return out
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
+async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object: 415 unless declared as JSON, 400 unless it is one."""
+    require_json(request.headers)
     raw = await request.body()
     try:
         data = orjson.loads(raw)
@@ -52,6 +55,15 @@ async def parse_body(request: Request, model: type[M]) -> M:
         ) from None
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return data
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    return validate(model, await read_json(request))
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    """``model`` from ``data``; a 400 naming the first invalid parameter."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -87,11 +99,19 @@ def _model_cards(bridge: Bridge) -> list[ModelCard]:
         )
         for name, target in cfg.models.items()
     ]
-    cards += [
-        ModelCard(id=name, created=MODEL_CREATED, owned_by="lmarena")
-        for name in cfg.endpoint_map
-        if name not in cfg.models
-    ]
+    s = cfg.settings
+    if s.site_strategy == "create":
+        if s.battle_model not in cfg.models:  # the anonymous battle pseudo-model
+            cards.append(
+                ModelCard(id=s.battle_model, created=MODEL_CREATED, owned_by="lmarena",
+                          type="text")
+            )
+    else:  # only the retry strategy can use a model known from the endpoint map alone
+        cards += [
+            ModelCard(id=name, created=MODEL_CREATED, owned_by="lmarena")
+            for name in cfg.endpoint_map
+            if name not in cfg.models
+        ]
     return cards
 
 
@@ -106,7 +126,7 @@ async def list_models(request: Request) -> Response:
 )
 async def get_model(request: Request) -> Response:
     bridge = authorise(request)
-    model_id = request.path_params["model_id"]
+    model_id = request.path_params["model_id"].removesuffix("/")
     for card in _model_cards(bridge):
         if card.id == model_id:
             return JSONBytes(card.model_dump(exclude_none=True))
@@ -136,7 +156,9 @@ def _ignored_header(req: ChatCompletionRequest) -> dict[str, str]:
 @routes.post("/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions")
 async def chat_completions(request: Request) -> Response:
     bridge = authorise(request)
-    req = await parse_body(request, ChatCompletionRequest)
+    data = await read_json(request)
+    check_chat_limits(data, bridge.settings)
+    req = validate(ChatCompletionRequest, data)
     rec = RequestRecord(
         request_id=request.headers.get("x-request-id") or f"req-{id(request):x}",
         endpoint="chat",
@@ -145,19 +167,20 @@ async def chat_completions(request: Request) -> Response:
     )
     chat = bridge.chat
     bridge.observers.request_started(rec)
-    try:
-        prep = chat.prepare(req, rec)
-        run = await chat.open(prep)
-    except BridgeError as exc:
-        chat.fail_before_dispatch(rec, exc)
-        raise
-    except asyncio.CancelledError:
-        rec.outcome = "cancelled"
-        chat.fail_before_dispatch(rec, BridgeError("client went away", status=499))
-        raise
-
     headers = _ignored_header(req)
-    if req.stream:
+
+    async def answer() -> Response:
+        try:
+            prep = chat.prepare(req, rec)
+            run = await chat.open(prep)
+        except BridgeError as exc:
+            chat.fail_before_dispatch(rec, exc)
+            raise
+        except asyncio.CancelledError:
+            chat.cancelled_before_dispatch(rec)
+            raise
+        if not req.stream:
+            return JSONBytes(await chat.collect(prep, run), headers=headers)
         frames = chat.stream(prep, run)
         try:
             # Headers go out with the first frame, so an error the site reports at once
@@ -171,6 +194,8 @@ async def chat_completions(request: Request) -> Response:
             headers={**SSE_HEADERS, **headers},
         )
 
-    # Non-streaming: a client that hangs up must still abort the site request.
-    finished, body = await unless_disconnected(request, chat.collect(prep, run))
-    return JSONBytes(body, headers=headers) if finished else Response(status_code=499)
+    # From arrival to the first byte (queue wait included) a client that hangs up cancels
+    # the work at once, which aborts the tab's site request; once the stream has started,
+    # the streaming response itself watches for the disconnect.
+    finished, response = await unless_disconnected(request, answer())
+    return response if finished else Response(status_code=499)

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.http.auth import origin_allowed, token_matches
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
 from lmarena_bridge.relay.jobs import DONE
@@ -22,6 +21,10 @@ from lmarena_bridge.relay.pool import Worker
 log = logging.getLogger(__name__)
 
 routes = Routes()
+
+# A tab running our userscript says hello at once; one that stays silent this long is a
+# seed-era userscript (protocol 1), which never does.
+HELLO_WAIT_SECONDS = 3.0
 
 
 class StarletteWorkerConnection:
@@ -40,13 +43,6 @@ class StarletteWorkerConnection:
     async def close(self, code: int = 1000, reason: str = "") -> None:
         with contextlib.suppress(Exception):
             await self.ws.close(code, reason)
-
-
-def ws_allowed(bridge: Bridge, ws: WebSocket) -> bool:
-    settings = bridge.settings
-    if token_matches(settings.worker_token, ws.query_params.get("token")):
-        return True
-    return origin_allowed(ws.headers.get("origin"), settings.allowed_origins)
 
 
 async def _heartbeat(bridge: Bridge, worker: Worker) -> None:
@@ -78,23 +74,35 @@ def _on_hello(bridge: Bridge, worker: Worker, frame: dict[str, Any]) -> asyncio.
         capabilities=frozenset(hello.capabilities),
     )
     interval = bridge.settings.heartbeat_interval_seconds
-    ack = HelloAck(worker_id=worker.id, heartbeat_interval=interval)
+    ack = HelloAck(
+        worker_id=worker.id,
+        heartbeat_interval=interval,
+        recaptcha_sitekey=bridge.settings.recaptcha_sitekey,
+    )
     bridge.relay.send_later(worker, ack.model_dump())
     return asyncio.get_running_loop().create_task(_heartbeat(bridge, worker))
 
 
+def _log_connected(worker: Worker) -> None:
+    """The one INFO line per tab, once it is known what the tab runs."""
+    if worker.protocol >= 2:
+        log.info("worker %s connected: userscript %s (protocol %s) on %s", worker.id,
+                 worker.version or "?", worker.protocol, worker.page or "(page unknown)")
+    else:
+        log.info("worker %s connected: seed-era userscript (protocol 1, sent no hello)",
+                 worker.id)
+
+
 @routes.websocket("/ws")
 async def worker_socket(ws: WebSocket) -> None:
+    # Host, Origin and ?token= were checked by http.origins.AccessGuard.
     bridge: Bridge = ws.app.state.bridge
-    if not ws_allowed(bridge, ws):
-        log.warning("refused a worker connection from origin %s", ws.headers.get("origin"))
-        await ws.close(code=1008)  # before accept: the handshake gets HTTP 403
-        return
     await ws.accept()
     worker = bridge.pool.add(StarletteWorkerConnection(ws))
     relay = bridge.relay
     jobs = relay.jobs
     heartbeat: asyncio.Task[None] | None = None
+    announce = asyncio.get_running_loop().call_later(HELLO_WAIT_SECONDS, _log_connected, worker)
     try:
         while True:
             message = await ws.receive()
@@ -111,8 +119,9 @@ async def worker_socket(ws: WebSocket) -> None:
             if frame.__class__ is dict:
                 # Fast path for the bulk of the traffic: a body chunk of a running job.
                 data = frame.get("data")
-                if data.__class__ is str and data != DONE:
-                    job = jobs.get(frame.get("request_id"))  # type: ignore[arg-type]
+                rid = frame.get("request_id")
+                if data.__class__ is str and data != DONE and rid.__class__ is str:
+                    job = jobs.get(rid)
                     if job is not None and job.worker is worker and data:
                         worker.last_seen = time.monotonic()
                         job.push_data(data)
@@ -120,6 +129,9 @@ async def worker_socket(ws: WebSocket) -> None:
             if frame.__class__ is dict and frame.get("type") == "hello":
                 if heartbeat is None:
                     heartbeat = _on_hello(bridge, worker, frame)
+                    if heartbeat is not None:
+                        announce.cancel()
+                        _log_connected(worker)
                 worker.last_seen = time.monotonic()
                 continue
             try:
@@ -129,6 +141,7 @@ async def worker_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        announce.cancel()
         if heartbeat is not None:
             heartbeat.cancel()
         relay.on_worker_gone(worker)

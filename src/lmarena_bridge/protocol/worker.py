@@ -12,6 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROTOCOL_VERSION = 2
 
+# The response headers a tab reports with a failed site request: exactly those that
+# site/errors.py reads. Sent in hello_ack, so the userscript and the bridge share one list.
+ERROR_HEADERS: tuple[str, ...] = (
+    "retry-after",
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-modality",
+    "location",
+    "cf-mitigated",
+)
+
 
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -34,7 +48,7 @@ class MessageTemplate(BaseModel):
 
 
 class JobPayload(BaseModel):
-    """What the userscript needs to perform the site's retry request (SITE_PROTOCOL §1.3)."""
+    """What the userscript needs to perform the site's retry request (docs/site-protocol.md §4)."""
 
     message_templates: list[MessageTemplate]
     target_model_id: str | None
@@ -86,6 +100,7 @@ class HelloAck(BaseModel):
     protocol: int = PROTOCOL_VERSION
     heartbeat_interval: float
     recaptcha_sitekey: str = ""
+    error_headers: list[str] = Field(default_factory=lambda: list(ERROR_HEADERS))
 
 
 class Ping(BaseModel):

@@ -20,11 +20,19 @@ from lmarena_bridge.relay.completions import (
     completion_body,
     sse_error,
 )
+from lmarena_bridge.relay.conversations import ConversationMemory
 from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_early_failure, record_failure, record_finished
-from lmarena_bridge.site.request import EndpointRotation, SiteJob, build_site_job
+from lmarena_bridge.relay.tool_calls import ToolSet
+from lmarena_bridge.site.request import (
+    EndpointRotation,
+    SiteJob,
+    answer_turn_key,
+    build_site_job,
+)
 from lmarena_bridge.site.stream import SiteStreamParser
+from lmarena_bridge.site.transcript import conversation_key
 
 
 @dataclass
@@ -36,13 +44,25 @@ class PreparedChat:
     completion_id: str
     created: int
 
+    def tools(self) -> ToolSet | None:
+        """The tools the answer may call (None: answer text is only text)."""
+        if self.settings.tool_calling != "emulate":
+            return None
+        return ToolSet.from_request(self.req)
+
+    @property
+    def remembers(self) -> bool:
+        return self.settings.reuse_site_sessions and bool(self.job.turn_keys)
+
     def answer_builder(self) -> AnswerBuilder:
         return AnswerBuilder(
             stops=self.req.stop_sequences(),
             token_limit=self.req.token_limit(),
             reasoning_mode=self.settings.reasoning_mode,
             prompt_chars=self.job.prompt_chars,
-            keep_text=not self.req.stream,
+            # Session reuse needs the answer's text to recognise the next turn.
+            keep_text=not self.req.stream or self.remembers,
+            tools=self.tools(),
         )
 
 
@@ -58,11 +78,19 @@ class ChatService:
         self.config = config
         self.observer = observer
         self.rotation = rotation
+        self.conversations = ConversationMemory()
 
     def prepare(self, req: ChatCompletionRequest, rec: RequestRecord) -> PreparedChat:
         """Validate and build the site job; raises a 4xx BridgeError before any dispatch."""
         cfg = self.config()
-        job = build_site_job(req, cfg, pick=self.rotation.pick)
+        job = build_site_job(
+            req,
+            cfg,
+            pick=self.rotation.pick,
+            continue_from=(
+                self.conversations.session_for if cfg.settings.reuse_site_sessions else None
+            ),
+        )
         rec.prompt_tokens = 0
         return PreparedChat(
             req=req,
@@ -79,7 +107,13 @@ class ChatService:
         # and length limits need each chunk as it comes.
         eager = req.stream or bool(req.stop_sequences()) or req.token_limit() is not None
         run = JobRun.for_settings(
-            self.relay, prep.job.payload.model_dump(), prep.rec, prep.settings, eager
+            self.relay,
+            prep.job.attempt_payload,
+            prep.rec,
+            prep.settings,
+            eager,
+            requires=prep.job.requires,
+            fallback=prep.job.fallback_payload if prep.job.fallback is not None else None,
         )
         await run.start()
         return run
@@ -100,12 +134,17 @@ class ChatService:
             enc.empty_delta() if prep.settings.keepalive_style == "empty_delta" else SSE_KEEPALIVE
         )
         committed = False
+        # The site may be sending while the client gets nothing (a tool call block is held
+        # until it closes): keep-alives then follow the client's silence, not the site's.
+        interval = prep.settings.keepalive_interval_seconds
+        sent_at = time.monotonic()
         batches = run.batches()
         try:
             async for batch in batches:
                 if batch is KEEPALIVE:
                     out = keepalive if committed else enc.role() + keepalive
                     committed = True
+                    sent_at = time.monotonic()
                     yield out
                     continue
                 text = batch[0] if len(batch) == 1 else "".join(batch)
@@ -118,7 +157,13 @@ class ChatService:
                     if not committed:
                         data = enc.role() + data
                         committed = True
+                    sent_at = time.monotonic()
                     yield data
+                elif time.monotonic() - sent_at >= interval:
+                    out = keepalive if committed else enc.role() + keepalive
+                    committed = True
+                    sent_at = time.monotonic()
+                    yield out
                 if answer.ended:
                     break
             pieces = [] if answer.ended else answer.feed(parser.close())
@@ -129,6 +174,7 @@ class ChatService:
             if enc._include_usage:
                 out += enc.usage(answer.usage())
             self._succeed(rec, answer)
+            self._remember(prep, run, answer)
             yield out + SSE_DONE
         except BridgeError as exc:
             self._fail(rec, exc)
@@ -141,7 +187,7 @@ class ChatService:
         finally:
             await batches.aclose()
             run.close()
-            self._finished(rec, parser)
+            self._finished(rec, parser, answer)
 
     async def collect(self, prep: PreparedChat, run: JobRun) -> dict[str, object]:
         """The whole answer as a ``chat.completion`` object; raises BridgeError."""
@@ -165,6 +211,7 @@ class ChatService:
                 rec.first_token_mono = run.job.first_data
                 self.observer.first_token(rec)
             self._succeed(rec, answer)
+            self._remember(prep, run, answer)
             return completion_body(prep.completion_id, prep.created, prep.req.model, answer)
         except BridgeError as exc:
             self._fail(rec, exc)
@@ -175,11 +222,22 @@ class ChatService:
         finally:
             await batches.aclose()
             run.close()
-            self._finished(rec, parser)
+            self._finished(rec, parser, answer)
 
     # -- bookkeeping -----------------------------------------------------------------------
 
+    def _remember(self, prep: PreparedChat, run: JobRun, answer: AnswerBuilder) -> None:
+        """Note the site conversation this answer continues, for the client's next turn."""
+        if not prep.remembers:
+            return
+        session_id = run.sent.get("body", {}).get("id")
+        if not isinstance(session_id, str):
+            return
+        keys = [*prep.job.turn_keys, answer_turn_key(answer.message())]
+        self.conversations.remember(conversation_key(prep.job.model, keys), session_id)
+
     def _succeed(self, rec: RequestRecord, answer: AnswerBuilder) -> None:
+        rec.routed_model = answer.routed_model
         usage = answer.usage()
         rec.prompt_tokens = usage["prompt_tokens"]
         rec.completion_tokens = usage["completion_tokens"]
@@ -188,8 +246,20 @@ class ChatService:
     def _fail(self, rec: RequestRecord, exc: BridgeError) -> None:
         record_failure(self.observer, rec, exc)
 
-    def _finished(self, rec: RequestRecord, parser: SiteStreamParser | None) -> None:
+    def _finished(
+        self, rec: RequestRecord, parser: SiteStreamParser | None, answer: AnswerBuilder
+    ) -> None:
+        rejected = answer.tool_rejections
+        if rejected is not None and rec.finished_mono is None:
+            self.observer.tool_calls(
+                rec, len(answer.tool_calls), rejected, answer.rejected_tool_names
+            )
         record_finished(self.observer, rec, parser.unknown_prefixes if parser else None)
+
+    def cancelled_before_dispatch(self, rec: RequestRecord) -> None:
+        """The client went away while the request waited for a tab: cancelled, no error."""
+        rec.outcome = "cancelled"
+        record_finished(self.observer, rec)
 
     def fail_before_dispatch(self, rec: RequestRecord, exc: BridgeError) -> None:
         """Record a request that ended before it reached a worker (validation, no worker)."""

@@ -1,4 +1,4 @@
-"""Image generation (``/v1/images/generations``, SITE_PROTOCOL §5.7): ``n`` separate site
+"""Image generation (``/v1/images/generations``, docs/site-protocol.md §5.2): ``n`` separate site
 jobs on image models, every image URL of their ``a2`` lines, optionally fetched as base64.
 """
 
@@ -115,7 +115,9 @@ class ImageService:
         """Every image URL one generation produced; raises BridgeError (502 ``no_image``
         when the answer ended without an image)."""
         # Eager: an image seen before a stall still counts, so chunks are read as they come.
-        run = JobRun.for_settings(self.relay, job.payload.model_dump(), rec, s, eager=True)
+        run = JobRun.for_settings(
+            self.relay, job.attempt_payload, rec, s, eager=True, requires=job.requires
+        )
         parser = SiteStreamParser(job.side)
         answer = AnswerBuilder(
             stops=[],

@@ -126,11 +126,16 @@ class Relay:
     # -- dispatch --------------------------------------------------------------------------
 
     async def dispatch(
-        self, payload: dict[str, Any], rec: RequestRecord, *, eager: bool = True
+        self,
+        payload: dict[str, Any],
+        rec: RequestRecord,
+        *,
+        eager: bool = True,
+        requires: str | None = None,
     ) -> Job:
-        """Acquire a worker (may wait in the queue) and send it the job."""
+        """Acquire a worker with capability ``requires`` (may wait in the queue), send the job."""
         t0 = time.monotonic()
-        worker = await self.pool.acquire()
+        worker = await self.pool.acquire(requires)
         rec.queue_wait += time.monotonic() - t0
         request_id = uuid.uuid4().hex
         job = Job(request_id, worker, rec, eager)
@@ -182,6 +187,11 @@ class Relay:
         worker.last_seen = time.monotonic()
         request_id = frame.get("request_id")
         if request_id is not None:
+            if request_id.__class__ is not str:
+                # A broken tab must not take its other jobs down with it.
+                log.warning("worker %s sent a frame whose request_id is not a string", worker.id)
+                self.observer.bad_worker_frame(worker)
+                return
             job = self.jobs.get(request_id)
             if job is None:
                 return  # finished or unknown request: late frames are expected after abort
@@ -211,6 +221,7 @@ class Relay:
                         body=err.body or "",
                         headers={k.lower(): v for k, v in err.headers.items()},
                         message=err.message,
+                        code=err.code,
                     ),
                 )
             return
@@ -221,6 +232,7 @@ class Relay:
             return
         if msg is None:
             log.warning("worker %s sent an unknown frame %.200r; ignored", worker.id, frame)
+            self.observer.bad_worker_frame(worker)
             return
         if isinstance(msg, StatusReport):
             self.pool.set_state(worker, msg.state, msg.detail)
@@ -230,16 +242,22 @@ class Relay:
             listener(worker, msg)
 
     def _job_failed(self, job: Job, error: SiteError) -> None:
-        if error.kind == "challenge":
+        if error.code == "cloudflare_challenge":
             self.challenge_seen(job.worker, error.message)
+        elif error.kind in ("logged_out", "wrong_origin"):
+            self.drain(job.worker, error.kind, error.message)
         job.push(error)
 
-    def challenge_seen(self, worker: Worker, detail: str) -> None:
-        """Drain a challenged tab from routing and reload it once so the user can solve it."""
-        self.pool.set_state(worker, "challenge", detail[:200])
+    def drain(self, worker: Worker, state: str, detail: str) -> None:
+        """Take a tab out of routing until it reports ``ready`` again, reloading it once."""
+        self.pool.set_state(worker, state, detail[:200])
         if not worker.refresh_sent and not worker.closed:
             worker.refresh_sent = True
             self.command(worker, "refresh")
+
+    def challenge_seen(self, worker: Worker, detail: str) -> None:
+        """Drain a challenged tab from routing and reload it once so the user can solve it."""
+        self.drain(worker, "challenge", detail)
 
     def on_worker_gone(self, worker: Worker) -> None:
         self.pool.remove(worker)
@@ -260,9 +278,11 @@ class JobRun:
     def __init__(
         self,
         relay: Relay,
-        payload: dict[str, Any],
+        payload: Callable[[], dict[str, Any]],
         rec: RequestRecord,
         *,
+        requires: str | None = None,
+        fallback: Callable[[], dict[str, Any]] | None = None,
         first_byte_timeout: float,
         idle_timeout: float,
         total_timeout: float,
@@ -271,7 +291,10 @@ class JobRun:
         max_attempts: int = 2,
     ) -> None:
         self.relay = relay
-        self.payload = payload
+        self.payload = payload  # called once per attempt: create jobs need fresh site ids
+        self.requires = requires
+        self.fallback = fallback  # payload to use once if the site refuses the first one
+        self.sent: dict[str, Any] = {}  # the payload of the current attempt
         self.rec = rec
         self.first_byte_timeout = first_byte_timeout
         self.idle_timeout = idle_timeout
@@ -285,12 +308,21 @@ class JobRun:
 
     @classmethod
     def for_settings(
-        cls, relay: Relay, payload: dict[str, Any], rec: RequestRecord, s: Settings, eager: bool
+        cls,
+        relay: Relay,
+        payload: Callable[[], dict[str, Any]],
+        rec: RequestRecord,
+        s: Settings,
+        eager: bool,
+        requires: str | None = None,
+        fallback: Callable[[], dict[str, Any]] | None = None,
     ) -> JobRun:
         return cls(
             relay,
             payload,
             rec,
+            requires=requires,
+            fallback=fallback,
             first_byte_timeout=s.first_byte_timeout_seconds,
             idle_timeout=s.stream_response_timeout_seconds,
             total_timeout=s.total_timeout_seconds,
@@ -299,7 +331,10 @@ class JobRun:
         )
 
     async def start(self) -> None:
-        self.job = await self.relay.dispatch(self.payload, self.rec, eager=self.eager)
+        self.sent = self.payload()
+        self.job = await self.relay.dispatch(
+            self.sent, self.rec, eager=self.eager, requires=self.requires
+        )
         self.dispatched = time.monotonic()
 
     def _silence_deadline(self, job: Job) -> tuple[float, str]:
@@ -341,6 +376,16 @@ class JobRun:
                 elif isinstance(item, BridgeError):
                     if chunks:
                         yield chunks
+                    if not job.received and self._falls_back(item):
+                        log.info("the site refused a follow-up (%s); sending it whole", item.code)
+                        assert self.fallback is not None
+                        self.payload, self.fallback = self.fallback, None
+                        self.relay.finish(job, abort=False)
+                        await self.start()
+                        job = self.job
+                        assert job is not None
+                        chunks = []
+                        break
                     self.done = True
                     raise item
                 elif item is _LOST:
@@ -363,6 +408,16 @@ class JobRun:
                 last_out = time.monotonic()
             if self.done:
                 return
+
+    def _falls_back(self, error: BridgeError) -> bool:
+        """A 4xx refusal of the request itself (not of the tab, its login or its quota)."""
+        status = getattr(error, "site_status", None)
+        return (
+            self.fallback is not None
+            and status is not None
+            and 400 <= status < 500
+            and status not in (401, 403, 429)
+        )
 
     def close(self) -> None:
         """Release the slot; abort the worker's fetch unless the body already ended."""

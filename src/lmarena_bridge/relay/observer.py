@@ -39,6 +39,7 @@ class RequestRecord:
     status: int = 200
     error: str | None = None
     error_code: str | None = None
+    routed_model: str | None = None  # the vendor a router model used, when the site says
 
     @property
     def ttft(self) -> float | None:
@@ -65,6 +66,13 @@ class RelayObserver:
     def worker_changed(self, worker: Worker) -> None: ...
     def site_error(self, kind: str, model: str) -> None: ...
     def unknown_prefixes(self, counts: Counter[str]) -> None: ...
+    def bad_worker_frame(self, worker: Worker) -> None:
+        """A frame from a tab that fits no shape; ignored, the tab stays."""
+    def tool_calls(
+        self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]
+    ) -> None:
+        """Once per finished request that offered tools: calls sent, blocks sent as text
+        (by reason) and the tool names those blocks gave (model output: not for labels)."""
 
 
 class Observers(RelayObserver):
@@ -112,3 +120,11 @@ class Observers(RelayObserver):
 
     def unknown_prefixes(self, counts: Counter[str]) -> None:
         self._each("unknown_prefixes", counts)
+
+    def bad_worker_frame(self, worker: Worker) -> None:
+        self._each("bad_worker_frame", worker)
+
+    def tool_calls(
+        self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]
+    ) -> None:
+        self._each("tool_calls", rec, calls, rejected, names)

@@ -21,9 +21,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPEN_SITE_HINT = (
-    "Open the LMArena site (https://lmarena.ai) in your browser with the LMArena Bridge "
-    "userscript installed and keep the tab open."
+    "Open https://arena.ai in your browser with the LMArena Bridge userscript installed "
+    "and keep the tab open."
 )
+
+
+# A tab says hello right after connecting; until then (or for ever, protocol 1) its
+# capabilities are unknown.
+_HELLO_GRACE = 2.0
 
 
 class WorkerConnection(Protocol):
@@ -60,6 +65,9 @@ class Worker:
     def routable(self) -> bool:
         return not self.closed and self.state == "ready"
 
+    def can(self, requires: str | None) -> bool:
+        return requires is None or requires in self.capabilities
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -71,6 +79,8 @@ class Worker:
             "load": self.load,
             "limit": self.limit,
             "connected_at": self.connected_at,
+            # Without site_request the tab cannot send today's site requests (old script).
+            "needs_update": "site_request" not in self.capabilities,
         }
 
 
@@ -97,7 +107,8 @@ class WorkerPool:
         self._queue_max = queue_max
         self._queue_timeout = queue_timeout
         self._no_worker_timeout = no_worker_timeout
-        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        # FIFO of (future, capability the waiting job needs).
+        self._waiters: deque[tuple[asyncio.Future[Worker], str | None]] = deque()
         self._ids = itertools.count(1)
 
     # -- membership ------------------------------------------------------------------------
@@ -105,7 +116,8 @@ class WorkerPool:
     def add(self, conn: WorkerConnection, **info: Any) -> Worker:
         worker = Worker(id=f"w{next(self._ids)}", conn=conn, limit=self._limit(), **info)
         self.workers[worker.id] = worker
-        log.info("worker %s connected (protocol %s) %s", worker.id, worker.protocol, worker.page)
+        # Logged at INFO by the WebSocket route once its hello says what it runs.
+        log.debug("worker %s connected", worker.id)
         self._observer.worker_connected(worker)
         self._wake()
         return worker
@@ -131,6 +143,7 @@ class WorkerPool:
         for key, value in info.items():
             setattr(worker, key, value)
         self._observer.worker_changed(worker)
+        self._wake()  # new capabilities may serve a waiting job
 
     def set_limit(self, limit: int) -> None:
         """A new per-tab concurrency limit, for connected tabs too (waiters may now fit)."""
@@ -148,25 +161,39 @@ class WorkerPool:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def _pick(self) -> Worker | None:
+    def _pick(self, requires: str | None = None) -> Worker | None:
         best: Worker | None = None
         for w in self.workers.values():
-            if w.routable and w.reserved < w.limit and (best is None or w.reserved < best.reserved):
+            if (
+                w.routable
+                and w.reserved < w.limit
+                and (best is None or w.reserved < best.reserved)
+                and w.can(requires)
+            ):
                 best = w
         return best
 
-    async def acquire(self) -> Worker:
-        worker = self._pick() if not self._waiters else None
+    async def acquire(self, requires: str | None = None) -> Worker:
+        """A worker with a free slot (and capability ``requires``); may wait in the queue.
+
+        Raises NoWorkerAvailable when the queue is full or the wait times out.
+        """
+        worker = self._pick(requires) if not self._waiters else None
         if worker is not None:
             worker.reserved += 1
             return worker
+        if self._none_can(requires):
+            raise self._unavailable(requires)  # waiting would not help: no tab can do it
         if len(self._waiters) >= self._queue_max():
             raise NoWorkerAvailable(
-                "All browser tabs are busy and the wait queue is full; try again shortly.",
+                "All browser tabs are busy and the wait queue is full; try again shortly, or "
+                "open another arena.ai tab.",
+                code="queue_full",
                 retry_after=5,
             )
         fut: asyncio.Future[Worker] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
+        entry = (fut, requires)
+        self._waiters.append(entry)
         self._observer.queue_changed(len(self._waiters))
         connected = bool(self.workers)
         timeout = self._queue_timeout() if connected else self._no_worker_timeout()
@@ -180,30 +207,49 @@ class WorkerPool:
             if isinstance(exc, TimeoutError):
                 if handed is not None:
                     return handed
-                raise self._unavailable() from None
+                raise self._unavailable(requires) from None
             if handed is not None:
                 self.release(handed)
             raise
         finally:
             with contextlib.suppress(ValueError):
-                self._waiters.remove(fut)
+                self._waiters.remove(entry)
             self._observer.queue_changed(len(self._waiters))
 
-    def _unavailable(self) -> NoWorkerAvailable:
-        if not self.workers:
+    def _none_can(self, requires: str | None) -> bool:
+        """Tabs are connected, all have said what they can (or never will), none can this."""
+        now = time.time()
+        return bool(self.workers) and all(
+            not w.can(requires) and (w.protocol >= 2 or now - w.connected_at > _HELLO_GRACE)
+            for w in self.workers.values()
+        )
+
+    def _unavailable(self, requires: str | None = None) -> NoWorkerAvailable:
+        if self.workers and not any(w.can(requires) for w in self.workers.values()):
             return NoWorkerAvailable(
-                f"No browser tab is connected to the bridge. {OPEN_SITE_HINT}", retry_after=10
+                "The connected browser tabs run an old userscript that cannot send today's "
+                "site requests. Install the current one from /userscript.user.js on the "
+                "bridge, then reload the arena.ai tab.",
+                code="userscript_outdated",
+                retry_after=10,
+            )
+        if not self.workers:
+            # Short: with the SDKs' two retries a client without a tab hears in ~10 s.
+            return NoWorkerAvailable(
+                f"No browser tab is connected to the bridge. {OPEN_SITE_HINT}", retry_after=2
             )
         if not any(w.routable for w in self.workers.values()):
             states = ", ".join(sorted({w.state for w in self.workers.values()}))
             return NoWorkerAvailable(
                 f"No browser tab is ready (tabs are: {states}). Check the site tab: complete "
                 "the Cloudflare check or log in, then try again.",
+                code="no_tab_ready",
                 retry_after=10,
             )
         return NoWorkerAvailable(
             "All browser tabs are busy; the request waited too long for a free one. Open "
             "another site tab or try again shortly.",
+            code="queue_timeout",
             retry_after=5,
         )
 
@@ -212,12 +258,14 @@ class WorkerPool:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters:
-            worker = self._pick()
-            if worker is None:
-                return
-            fut = self._waiters.popleft()
+        # In order; a waiter no free tab can serve (capability) does not block the ones after.
+        for entry in list(self._waiters):
+            fut, requires = entry
             if fut.done():
                 continue
+            worker = self._pick(requires)
+            if worker is None:
+                continue
+            self._waiters.remove(entry)
             worker.reserved += 1
             fut.set_result(worker)

@@ -35,7 +35,7 @@ def record_finished(
     observer.request_finished(rec)
     ttft = rec.ttft
     log.info(
-        "request %s %s model=%s worker=%s outcome=%s status=%s duration=%.3fs ttft=%s%s",
+        "request %s %s model=%s worker=%s outcome=%s status=%s duration=%.3fs ttft=%s%s%s",
         rec.request_id,
         rec.endpoint,
         rec.model,
@@ -45,6 +45,7 @@ def record_finished(
         rec.duration,
         f"{ttft:.3f}s" if ttft is not None else "-",
         f" error={rec.error_code}" if rec.error_code else "",
+        f" routed_to={rec.routed_model}" if rec.routed_model else "",
     )
 
 

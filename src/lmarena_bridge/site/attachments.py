@@ -2,7 +2,7 @@
 
 The site takes ``{name, contentType, url}`` where ``url`` is a data URI or a URL its
 servers can fetch. Anything we cannot describe correctly is refused with a 400 naming
-the offending part; nothing is dropped silently (SITE_PROTOCOL §7 #18).
+the offending part; nothing is dropped silently.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ sees what the site said). Model output is never classified here.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,8 +17,9 @@ import orjson
 
 from lmarena_bridge.errors import SiteError
 
-# SITE_PROTOCOL §2.4, compared case-insensitively. "Attention Required! | Cloudflare" is a
-# WAF block rather than a challenge, but the cure is the same: look at the tab.
+# Cloudflare's challenge markers (docs/site-protocol.md §2), compared case-insensitively.
+# "Attention Required! | Cloudflare" is a WAF block rather than a challenge, but the cure is
+# the same: look at the tab.
 _CHALLENGE_MARKERS = tuple(
     m.lower()
     for m in (
@@ -60,17 +62,37 @@ def classify_failure(
     body: str,
     headers: Mapping[str, str] | None = None,
     message: str = "",
+    code: str | None = None,
 ) -> SiteError:
     """Map one failed site request to a SiteError with an OpenAI-fitting status and code.
 
     ``status`` is None when ``fetch`` itself failed in the browser. ``message`` is the
-    worker's own description (used when the body says nothing).
+    worker's own description (used when the body says nothing); ``code`` names a failure
+    the worker recognised itself (``recaptcha_unavailable``, ``wrong_origin``, ``bad_job``).
+    The error's ``site_status`` is ``status``.
     """
+    error = _classify(status, content_type, body, headers, message, code)
+    error.site_status = status
+    return error
+
+
+def _classify(
+    status: int | None,
+    content_type: str | None,
+    body: str,
+    headers: Mapping[str, str] | None,
+    message: str,
+    code: str | None,
+) -> SiteError:
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     body = body or ""
     lowered = body.lower()
     said = _excerpt(body) or _excerpt(message)
     quote = f" LMArena said: {said}" if said else ""
+
+    worker_error = _worker_named(code, said)
+    if worker_error is not None:
+        return worker_error
 
     if _is_challenge(status, content_type, body, lowered, hdrs):
         return SiteError(
@@ -80,6 +102,15 @@ def classify_failure(
             status=503,
             code="cloudflare_challenge",
             retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if status == 429 and "prompt failed" in lowered:
+        return SiteError(
+            "LMArena refused the prompt as too large (HTTP 429 \"prompt failed\"). Send a "
+            "shorter conversation: drop old turns or long attachments.",
+            kind="too_large",
+            status=400,
+            type="invalid_request_error",
+            code="prompt_too_large",
         )
     if status == 429:
         wait = _retry_after(hdrs)
@@ -109,6 +140,27 @@ def classify_failure(
             type="invalid_request_error",
             code="attachment_too_large",
         )
+    if status in (301, 302, 307, 308, 405):
+        return SiteError(
+            f"LMArena answered HTTP {status}: the tab is not on https://arena.ai (the site "
+            "moved there from lmarena.ai, and a redirected POST fails). Open https://arena.ai "
+            f"in the tab with the userscript.{quote}",
+            kind="wrong_origin",
+            status=503,
+            code="wrong_origin",
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if status == 400 and '"zoderror"' in lowered:
+        return _schema_changed(body, quote)
+    if status == 401 and "does not have access" not in lowered:
+        return SiteError(
+            "LMArena says the tab is not logged in (HTTP 401). Open the arena.ai tab, log in "
+            f"(or reload it so the site signs you in again), then retry.{quote}",
+            kind="logged_out",
+            status=503,
+            code="logged_out",
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
     if status == 401:
         return SiteError(
             "LMArena refused the captured session: it belongs to another account or you are "
@@ -130,8 +182,9 @@ def classify_failure(
         )
     if status == 403 and "recaptcha" in lowered:
         return SiteError(
-            "LMArena's reCAPTCHA check failed. Use the LMArena tab once by hand (send a "
-            f"message there), then retry.{quote}",
+            "LMArena's reCAPTCHA check failed, also with a fresh token. In the arena.ai tab, "
+            "solve the check if one is shown, or log in with an email account (anonymous "
+            f"users get low scores), then retry.{quote}",
             kind="challenge",
             status=503,
             code="recaptcha_failed",
@@ -199,6 +252,58 @@ def classify_stream_error(message: str) -> SiteError:
 # ---- helpers ------------------------------------------------------------------------
 
 
+def _worker_named(code: str | None, said: str) -> SiteError | None:
+    """A failure the tab recognised before or instead of a site request."""
+    detail = f" ({said})" if said else ""
+    if code == "recaptcha_unavailable":
+        return SiteError(
+            "The arena.ai tab could not mint a reCAPTCHA token: the page's reCAPTCHA script "
+            f"did not load{detail}. Reload the tab (check that no blocker hides Google's "
+            "reCAPTCHA), then retry.",
+            kind="challenge",
+            status=503,
+            code="recaptcha_unavailable",
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if code == "wrong_origin":
+        return SiteError(
+            f"The browser tab is not on https://arena.ai{detail}. Open https://arena.ai in the "
+            "tab with the userscript.",
+            kind="wrong_origin",
+            status=503,
+            code="wrong_origin",
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if code == "bad_job":
+        return SiteError(
+            f"The browser tab refused the request the bridge built{detail}.",
+            kind="other",
+            status=502,
+            code="bad_job",
+        )
+    return None
+
+
+def _schema_changed(body: str, quote: str) -> SiteError:
+    """A ZodError: the site's request schema no longer matches what the bridge sends."""
+    paths: list[str] = []
+    try:
+        issues = orjson.loads(body)["error"]["issues"]
+        for issue in issues:
+            path = ".".join(str(p) for p in issue.get("path") or []) or "(body)"
+            paths.append(f"{path}: {issue.get('message', 'invalid')}")
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        pass
+    named = "; ".join(paths[:10]) if paths else "no paths given"
+    return SiteError(
+        f"LMArena refused the request's shape (its schema changed?): {named}. The bridge "
+        f"needs an update for today's site.{'' if paths else quote}",
+        kind="other",
+        status=502,
+        code="site_schema_changed",
+    )
+
+
 def _is_challenge(
     status: int | None,
     content_type: str | None,
@@ -218,7 +323,7 @@ def _retry_after(hdrs: Mapping[str, str]) -> float:
     seconds = _number(hdrs.get("retry-after"))
     if seconds is None:
         fields = _ratelimit_fields(hdrs.get("ratelimit", ""))
-        seconds = _number(fields.get("reset")) or _number(hdrs.get("ratelimit-reset"))
+        seconds = _number(fields.get("reset")) or _reset_seconds(hdrs.get("ratelimit-reset"))
         if seconds is None and hdrs.get("ratelimit-modality", "").strip().lower() == "image":
             # The site reads ratelimit-remaining as seconds until images are allowed again.
             seconds = _number(hdrs.get("ratelimit-remaining"))
@@ -238,6 +343,14 @@ def _ratelimit_fields(value: str) -> dict[str, str]:
         if sep:
             fields[key.strip().lower()] = val.strip().strip('"')
     return fields
+
+
+def _reset_seconds(value: str | None) -> float | None:
+    """``ratelimit-reset``: seconds, or (the 2026 site) a Unix time."""
+    number = _number(value)
+    if number is not None and number > 1_000_000_000:
+        number = number - time.time()
+    return number
 
 
 def _number(value: str | None) -> float | None:

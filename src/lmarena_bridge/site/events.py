@@ -35,6 +35,13 @@ class StreamError:
 
 
 @dataclass(slots=True)
+class RoutedModel:
+    """``a2`` ``routed_model`` item: the vendor a router model handed the prompt to."""
+
+    organization: str
+
+
+@dataclass(slots=True)
 class Finish:
     """``ad:`` line. ``reason`` is the site's raw value (stop, length, content-filter, ...)."""
 
@@ -42,4 +49,6 @@ class Finish:
     usage: dict[str, Any] | None = field(default=None)
 
 
-Event = TextDelta | ReasoningDelta | ImageOutput | Citation | StreamError | Finish
+Event = (
+    TextDelta | ReasoningDelta | ImageOutput | Citation | StreamError | RoutedModel | Finish
+)

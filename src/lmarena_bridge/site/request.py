@@ -1,7 +1,11 @@
-"""OpenAI requests -> the worker's job payload (SITE_PROTOCOL §5.2-§5.7).
+"""OpenAI requests -> the worker's job (docs/site-protocol.md).
 
-Pure: reads one ``BridgeConfig`` snapshot, raises ``BridgeError`` subclasses for
-anything the client or the user must fix, and returns a frozen :class:`SiteJob`.
+Two strategies (``site_strategy``): ``create`` builds a new site conversation per request
+(:mod:`lmarena_bridge.site.evaluation`, the transcript flattened by
+:mod:`lmarena_bridge.site.transcript`); ``retry`` fills the seed-era payload that
+regenerates a captured message. Pure: reads one ``BridgeConfig`` snapshot, raises
+``BridgeError`` subclasses for anything the client or the user must fix, and returns a
+frozen :class:`SiteJob`.
 """
 
 from __future__ import annotations
@@ -9,8 +13,8 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from lmarena_bridge.config.model import (
     BridgeConfig,
@@ -22,8 +26,18 @@ from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
 from lmarena_bridge.protocol.openai import ChatCompletionRequest, ChatMessage, ImagePart, TextPart
 from lmarena_bridge.protocol.worker import AttachmentPayload, JobPayload, MessageTemplate
 from lmarena_bridge.site.attachments import attachment_from_url
+from lmarena_bridge.site.evaluation import Evaluation, Modality
+from lmarena_bridge.site.tool_prompt import (
+    check_tool_request,
+    render_tool_calls,
+    render_tool_result,
+    tool_call_names,
+    tool_instructions,
+)
+from lmarena_bridge.site.transcript import TranscriptFormat, TurnKey, conversation_key, flatten
 
 Picker = Callable[[str, Sequence[EndpointEntry]], EndpointEntry]
+Turn = tuple[str, MessageTemplate]  # (role in the transcript, the seed-era template)
 
 _BYPASS_MARKER = "--bypass"
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -33,11 +47,19 @@ def _short_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+# The capability a tab needs for create-strategy jobs (docs/worker-protocol.md).
+SITE_REQUEST = "site_request"
+
+
 @dataclass(frozen=True, slots=True)
 class SiteJob:
-    """Everything the relay needs to run one site request and read its answer."""
+    """Everything the relay needs to run one site request and read its answer.
 
-    payload: JobPayload
+    Exactly one of ``payload`` (retry strategy, the seed payload) and ``evaluation``
+    (create strategy) is set.
+    """
+
+    payload: JobPayload | None
     model: str
     target: ModelTarget | None
     is_image: bool
@@ -45,6 +67,27 @@ class SiteJob:
     battle_target: str  # "A" | "B"
     side: str  # participant whose stream lines carry the answer: "a" | "b"
     prompt_chars: int
+    evaluation: Evaluation | None = None
+    # Session reuse (create strategy): the whole conversation if a follow-up is refused,
+    # and the turns whose continuation this request's answer becomes.
+    fallback: Evaluation | None = None
+    turn_keys: tuple[TurnKey, ...] = ()
+
+    @property
+    def requires(self) -> str | None:
+        """The worker capability this job needs (None: any worker)."""
+        return SITE_REQUEST if self.evaluation is not None else None
+
+    def attempt_payload(self) -> dict[str, Any]:
+        """The frame payload for one attempt; create jobs get fresh site ids every time."""
+        if self.evaluation is not None:
+            return self.evaluation.attempt().model_dump()
+        assert self.payload is not None
+        return self.payload.model_dump()
+
+    def fallback_payload(self) -> dict[str, Any]:
+        assert self.fallback is not None
+        return self.fallback.attempt().model_dump()
 
 
 class EndpointRotation:
@@ -86,15 +129,20 @@ def build_site_job(
     *,
     pick: Picker | None = None,
     new_id: Callable[[], str] = _short_id,
+    continue_from: Callable[[str], str | None] | None = None,
 ) -> SiteJob:
     """Translate a chat completion request; ``new_id`` names unnamed attachments.
+
+    ``continue_from`` (create strategy) maps a :func:`conversation_key` to the site session
+    that conversation has; a hit makes the job a follow-up with the new turns only.
 
     Raises ModelNotFound (404) for a model in neither models.json nor the endpoint map,
     InvalidRequest (400) for what the bridge cannot send, NotConfigured (400) when no
     usable session/message ids exist for the model.
     """
     target = config.models.get(req.model)
-    if target is None and req.model not in config.endpoint_map:
+    battle = req.model == config.settings.battle_model
+    if target is None and not battle and req.model not in config.endpoint_map:
         raise ModelNotFound(
             f"The model '{req.model}' does not exist in models.json. "
             "See GET /v1/models for the available names.",
@@ -104,15 +152,24 @@ def build_site_job(
         raise InvalidRequest("'messages' must contain at least one message.", param="messages")
     if req.n is not None and req.n > 1:
         raise InvalidRequest("Only n=1 is supported: LMArena returns one answer.", param="n")
-    for field in ("tools", "functions"):
-        if getattr(req, field):
-            raise InvalidRequest(
-                f"'{field}' is not supported by the bridge: LMArena does not run client tools.",
-                param=field,
-            )
+    check_tool_request(req, config.settings.tool_calling)
 
+    names = tool_call_names(req.messages)
+    turns = [_template(i, m, new_id, names) for i, m in enumerate(req.messages)]
+    tools = tool_instructions(req.tools, req.tool_choice, req.parallel_tool_calls)
+    if tools is not None:
+        # With the system turns, so the model reads it before the conversation.
+        turns.insert(0, ("system", MessageTemplate(role="system", content=tools)))
+    if config.settings.site_strategy == "create":
+        return _create_job(req.model, target, turns, config, continue_from)
+    templates = [t for _, t in turns]
+    if req.model == config.settings.battle_model and target is None:
+        raise NotConfigured(
+            f"The model '{req.model}' (a battle) needs \"site_strategy\": \"create\" in "
+            "config.jsonc.",
+            param="model",
+        )
     is_image = target.is_image if target is not None else False
-    templates = [_template(i, m, new_id) for i, m in enumerate(req.messages)]
     if config.settings.tavern_mode_enabled:
         templates = _merge_system(templates)
     templates = _image_bypass(templates)
@@ -137,19 +194,144 @@ def build_image_job(
     if not prompt.strip():
         raise InvalidRequest("'prompt' must not be empty.", param="prompt")
     name, target = _image_model(model, config)
-    templates = [MessageTemplate(role="user", content=prompt)]
-    return _finish_job(name, target, True, templates, config, pick)
+    template = MessageTemplate(role="user", content=prompt)
+    if config.settings.site_strategy == "create":
+        return _create_job(name, target, [("user", template)], config)
+    return _finish_job(name, target, True, [template], config, pick)
+
+
+# ---- the create strategy ---------------------------------------------------------------
+
+_MODALITY_BY_KIND: dict[str, Modality] = {
+    "text": "chat",
+    "image": "image",
+    "search": "search",
+    "webdev": "webdev",
+}
+
+
+def _create_job(
+    model: str,
+    target: ModelTarget | None,
+    turns: list[Turn],
+    config: BridgeConfig,
+    continue_from: Callable[[str], str | None] | None = None,
+) -> SiteJob:
+    """A new site conversation carrying the whole transcript (docs/site-protocol.md §5), or
+    a follow-up in a conversation the bridge started (§5.6)."""
+    s = config.settings
+    fmt = TranscriptFormat(
+        turn=s.transcript_turn_format,
+        separator=s.transcript_separator,
+        role_names=s.transcript_role_names,
+    )
+    content = flatten([(role, t.content) for role, t in turns], fmt)
+    attachments = tuple(a for _, t in turns for a in t.attachments)
+    if target is None and model == s.battle_model:
+        side = s.battle_side.lower()
+        evaluation = Evaluation(
+            mode="battle",
+            modality="chat",
+            content=content,
+            attachments=attachments,
+            recaptcha_retries=s.recaptcha_retries,
+        )
+        return SiteJob(
+            payload=None, model=model, target=None, is_image=False, mode="battle",
+            battle_target=s.battle_side, side=side, prompt_chars=len(content),
+            evaluation=evaluation,
+        )
+    if target is None or target.model_id is None:
+        raise NotConfigured(
+            f"The model '{model}' has no site model id in models.json (a value such as "
+            '"<uuid>" or "<uuid>:image"); a new site conversation must name its model.',
+            param="model",
+        )
+    modality = _modality(target, config)
+    evaluation = Evaluation(
+        mode=s.direct_mode,
+        modality=modality,
+        content=content,
+        model_a_id=target.model_id,
+        attachments=attachments,
+        recaptcha_retries=s.recaptcha_retries,
+    )
+    keys = tuple(turn_key(role, t) for role, t in turns)
+    fallback = None
+    split = _follow_up(turns)
+    if split is not None and continue_from is not None and modality != "image":
+        earlier, new = split
+        session_id = continue_from(conversation_key(model, keys[: len(earlier)]))
+        if session_id is not None:
+            fallback = evaluation
+            content = flatten([(role, t.content) for role, t in new], fmt)
+            evaluation = replace(
+                evaluation,
+                content=content,
+                attachments=tuple(a for _, t in new for a in t.attachments),
+                session_id=session_id,
+            )
+    return SiteJob(
+        payload=None, model=model, target=target, is_image=modality == "image",
+        mode="direct_chat", battle_target="A", side="a", prompt_chars=len(content),
+        evaluation=evaluation, fallback=fallback, turn_keys=keys,
+    )
+
+
+def turn_key(role: str, template: MessageTemplate) -> TurnKey:
+    return role, template.content, tuple(a.url for a in template.attachments)
+
+
+def answer_turn_key(message: dict[str, Any]) -> TurnKey:
+    """The turn key of an answer the bridge gave, as a client sends it back next time."""
+    role, template = _template(0, ChatMessage.model_validate(message), _short_id, {})
+    return turn_key(role, template)
+
+
+def _follow_up(turns: list[Turn]) -> tuple[list[Turn], list[Turn]] | None:
+    """(turns up to the last assistant turn, the turns after it), when both are non-empty."""
+    last = max((i for i, (role, _) in enumerate(turns) if role == "assistant"), default=-1)
+    if last < 0 or last == len(turns) - 1:
+        return None
+    return turns[: last + 1], turns[last + 1 :]
+
+
+def _modality(target: ModelTarget, config: BridgeConfig) -> Modality:
+    """From the models.json kind; a text model the site lists as a search model searches."""
+    modality = _MODALITY_BY_KIND.get(target.kind)
+    if modality is None:
+        raise InvalidRequest(
+            f"The model '{target.name}' is a '{target.kind}' model, which the bridge cannot "
+            "use for chat.",
+            param="model",
+        )
+    if modality == "chat":
+        for entry in config.available_models:
+            if entry.get("id") == target.model_id:
+                caps = entry.get("capabilities")
+                out = caps.get("outputCapabilities") if isinstance(caps, dict) else None
+                if isinstance(out, dict) and out.get("search"):
+                    return "search"
+                break
+    return modality
 
 
 # ---- pipeline steps ------------------------------------------------------------------
 
 
-def _template(index: int, msg: ChatMessage, new_id: Callable[[], str]) -> MessageTemplate:
+def _template(
+    index: int, msg: ChatMessage, new_id: Callable[[], str], tool_names: dict[str, str]
+) -> Turn:
+    """(transcript role, template) of one message; tool results become user text."""
+    if msg.role == "tool":
+        name = tool_names.get(msg.tool_call_id or "")
+        text = render_tool_result(msg.tool_call_id, name, msg.content)
+        return "tool", MessageTemplate(role="user", content=text)
     role = _ROLES.get(msg.role)
     if role is None:
         raise InvalidRequest(
-            f"messages[{index}] has role '{msg.role}': tool results are not supported by the "
-            "bridge (LMArena does not run client tools).",
+            f"messages[{index}] has role '{msg.role}', which the bridge does not support "
+            "(send tool results as role 'tool').",
             param="messages",
         )
     # reasoning_content of earlier assistant turns is dropped on purpose: the site has no
@@ -180,9 +362,12 @@ def _template(index: int, msg: ChatMessage, new_id: Callable[[], str]) -> Messag
                         param=where,
                     )
         text = "\n\n".join(texts)
+    if msg.tool_calls:
+        calls = render_tool_calls(msg.tool_calls)
+        text = f"{text}\n\n{calls}" if text.strip() else calls
     if role == "user" and not text.strip():
         text = " "  # the site refuses empty user messages
-    return MessageTemplate(role=role, content=text, attachments=attachments)
+    return role, MessageTemplate(role=role, content=text, attachments=attachments)
 
 
 def _merge_system(templates: list[MessageTemplate]) -> list[MessageTemplate]:

@@ -1,4 +1,4 @@
-"""Incremental parser of the site's response body (SITE_PROTOCOL §2.1).
+"""Incremental parser of the site's response body (docs/site-protocol.md §2).
 
 The body is the Vercel AI SDK data stream with a participant letter in front of every
 line: ``<pos><code>:<JSON>\\n``. Pieces handed to :meth:`SiteStreamParser.feed` do not
@@ -24,6 +24,7 @@ from lmarena_bridge.site.events import (
     Finish,
     ImageOutput,
     ReasoningDelta,
+    RoutedModel,
     StreamError,
     TextDelta,
 )
@@ -32,6 +33,8 @@ from lmarena_bridge.site.events import (
 # markers). Any other code is counted so that protocol drift shows up in metrics.
 _KNOWN_CODES = frozenset("0g23cdkef")
 _CITATION_TOOL = "citation-source"
+# The whole text line ``a0:"hasArenaError"`` is the site's failure sentinel, not model text.
+_ARENA_ERROR = "hasArenaError"
 
 
 class SiteStreamParser:
@@ -100,7 +103,9 @@ class SiteStreamParser:
         if line[0] == self.side and line.startswith('0:"', 1) and line[-1] == '"' and len(line) > 4:
             text = line[4:-1]
             if "\\" not in text and '"' not in text:
-                if text:
+                if text == _ARENA_ERROR:
+                    out.append(StreamError("the site reported an error (hasArenaError)"))
+                elif text:
                     out.append(TextDelta(text))
                 return
             # Escaped text: let orjson decode it directly (lone surrogates take the slow path).
@@ -166,10 +171,19 @@ class SiteStreamParser:
             if not isinstance(value, list):
                 return False
             for item in value:
-                if isinstance(item, dict) and item.get("type") == "image":
+                if not isinstance(item, dict):
+                    continue
+                kind = item.get("type")
+                if kind == "image":
                     image = _image(item, "image")
                     if image is not None:
                         out.append(image)
+                elif kind == "routed_model":
+                    org = item.get("organization")
+                    if isinstance(org, str) and org:
+                        out.append(RoutedModel(org))
+                # heartbeat: liveness only (its bytes already reset the relay's idle timer);
+                # webdev and other items carry nothing for a chat answer.
             return True
         if code == "k":
             if not isinstance(value, dict):

@@ -35,14 +35,15 @@
   const BACKOFF_MAX_MS = 30000;
   const STATE_CHECK_MS = 2000;
   const ERROR_BODY_CHARS = 2000;
-  const ERROR_HEADERS = [
+  // The bridge sends the names it reads in hello_ack (error_headers); this is the fallback.
+  const DEFAULT_ERROR_HEADERS = [
     "retry-after", "ratelimit", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining",
     "ratelimit-reset", "ratelimit-modality", "location", "cf-mitigated",
   ];
   const API_PREFIX = "/nextjs-api/";
   const RETRY_URL = /\/nextjs-api\/stream\/retry-evaluation-session-message\/([a-f0-9-]+)\/messages\/([a-f0-9-]+)/i;
   // The site lives on arena.ai since February 2026; lmarena.ai answers API calls with a
-  // cross-origin 301 that turns a POST into a GET (SITE_2026 §2.1).
+  // cross-origin 301 that turns a POST into a GET (docs/site-protocol.md §1).
   const ARENA_HOST = /^(?:[a-z0-9-]+\.)*arena\.ai$/i;
   const LEGACY_HOST = /^(?:[a-z0-9-]+\.)*lmarena\.ai$/i;
   const ARENA_ORIGIN = "https://arena.ai";
@@ -54,7 +55,7 @@
   const BADGE = { connected: "✅", connecting: "⏳", capture: "🎯", wrongOrigin: "⛔" };
   const BADGE_PREFIX = /^(?:(?:✅|⏳|🎯|⛔)\s*)+/u;
 
-  // reCAPTCHA Enterprise v3 (SITE_2026 §2.5). The page mints with
+  // reCAPTCHA Enterprise v3 (docs/site-protocol.md §6). The page mints with
   // grecaptcha.enterprise.ready(cb) then execute(sitekey, {action}); tokens are single use.
   const DEFAULT_SITEKEY = "6LeTGMcsAAAAALuIlkVwIxaAuZA8VledA6d3Nnb0";
   const RECAPTCHA_SCRIPT = "https://www.google.com/recaptcha/enterprise.js";
@@ -93,6 +94,7 @@
   let apiChallenge = "";       // set when a site request met a challenge; a reload clears it
   let reported = null;         // last status sent: "state|detail"
   let configuredSitekey = "";  // recaptcha_sitekey from hello_ack
+  let errorHeaders = DEFAULT_ERROR_HEADERS;  // error_headers from hello_ack
   let injectedScript = null;   // {element, loadedAt, failed} for an enterprise.js we added
   // request_id -> {controller, stopPath, sent}: one AbortController per site request.
   const jobs = new Map();
@@ -173,6 +175,8 @@
       attempt = 0;
       heartbeatMs = Number(msg.heartbeat_interval) > 0 ? Number(msg.heartbeat_interval) * 1000 : 0;
       configuredSitekey = typeof msg.recaptcha_sitekey === "string" ? msg.recaptcha_sitekey.trim() : "";
+      errorHeaders = Array.isArray(msg.error_headers) && msg.error_headers.every((h) => typeof h === "string")
+        ? msg.error_headers : DEFAULT_ERROR_HEADERS;
       setConnected(true);
       log("connected as worker", msg.worker_id);
     } else if (msg.type === "ping") {
@@ -352,7 +356,7 @@
     if (!job) return;
     jobs.delete(requestId);
     job.controller.abort();
-    // Aborting the fetch alone leaves the model generating on the site (SITE_2026 §2.4).
+    // Aborting the fetch alone leaves the model generating on the site (docs/site-protocol.md §5.5).
     if (job.stopPath && job.sent) {
       nativeFetch.call(window, job.stopPath, { method: "POST", keepalive: true, credentials: "same-origin" })
         .then((r) => log("stop", job.stopPath, r.status))
@@ -397,7 +401,7 @@
     };
   }
 
-  // Seed payload: the site's retry body (SITE_PROTOCOL §1.3), a linear chain of fresh messages;
+  // Seed payload: the site's retry body (docs/site-protocol.md §4), a linear chain of fresh messages;
   // `metadata` is an object (the site's schema rejects null) and a chat_retry token is added.
   function seedRequest(payload) {
     const templates = Array.isArray(payload.message_templates) ? payload.message_templates : [];
@@ -540,7 +544,7 @@
 
   function reportHttpError(response, text, emit) {
     const headers = {};
-    for (const name of ERROR_HEADERS) {
+    for (const name of errorHeaders) {
       const value = response.headers.get(name);
       if (value !== null) headers[name] = value;
     }
