@@ -49,7 +49,7 @@ def expected_text(k: int) -> str:
 
 
 def site_line(text: str) -> str:
-    """One site text line (SITE_PROTOCOL §2.1): raw UTF-8, like the site's JSON.stringify."""
+    """One site text line (docs/site-protocol.md §2): raw UTF-8, like the site's JSON.stringify."""
     return "a0:" + json.dumps(text, ensure_ascii=False) + "\n"
 
 

@@ -91,6 +91,9 @@ def write_config(config_dir: Path, setting: Setting) -> None:
         "id_updater_battle_target": "A",
         "bypass_enabled": True,
         "tavern_mode_enabled": False,
+        # The worker speaks protocol 1, as the seed-era userscript: it serves the legacy
+        # strategy only (the relay path measured is the same for both).
+        "site_strategy": "retry",
         "max_concurrent_per_worker": slots,
         "queue_max_size": 2000,
         "no_worker_timeout_seconds": 10,
@@ -182,7 +185,11 @@ class Servers:
 
 
 async def start(
-    kind: str, setting: Setting, workdir: Path, worker_args: tuple[str, ...] = ()
+    kind: str,
+    setting: Setting,
+    workdir: Path,
+    worker_args: tuple[str, ...] = (),
+    bridge_module: str = "lmarena_bridge",
 ) -> Servers:
     port = free_port()
     py = sys.executable
@@ -192,7 +199,7 @@ async def start(
         argv = [
             py,
             "-m",
-            "lmarena_bridge",
+            bridge_module,
             "serve",
             "--config-dir",
             str(config_dir),
@@ -274,9 +281,10 @@ async def measure(
     run: int,
     profile_dir: Path | None,
     worker_args: tuple[str, ...] = (),
+    bridge_module: str = "lmarena_bridge",
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{setting.name}-{kind}-"))
-    servers = await start(kind, setting, workdir, worker_args)
+    servers = await start(kind, setting, workdir, worker_args, bridge_module)
     pid = servers.server.pid
     row: dict[str, Any] = {"setting": setting.name, "server": kind, "run": run}
     try:
@@ -529,12 +537,14 @@ async def bench(
     profile_dir: Path | None,
     progress: Callable[[str], None],
     worker_args: tuple[str, ...] = (),
+    bridge_module: str = "lmarena_bridge",
 ) -> list[dict[str, Any]]:
     per: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for run in range(1, runs + 1):
         for setting in settings:
             for kind in ("bridge", "reference"):
-                row = await measure(kind, setting, run, profile_dir, worker_args)
+                row = await measure(kind, setting, run, profile_dir, worker_args,
+                                    bridge_module)
                 per.setdefault((setting.name, kind), []).append(row)
                 progress(json.dumps(row, ensure_ascii=False))
     out: list[dict[str, Any]] = []
@@ -586,6 +596,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the worker does not offer permessage-deflate (a browser does; default: offer it)",
     )
+    parser.add_argument(
+        "--stock-ws",
+        action="store_true",
+        help="serve the bridge with uvicorn's own WebSocket receive path instead of "
+        "http/ws_fastpath.py (what the fast path buys)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every run's row")
     args = parser.parse_args(argv)
 
@@ -618,7 +634,10 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr, flush=True)
 
     worker_args = ("--no-compression",) if args.no_ws_compression else ()
-    rows = run_async(bench(settings, args.runs, profile_dir, progress, worker_args))
+    bridge_module = "bench.stock_ws" if args.stock_ws else "lmarena_bridge"
+    rows = run_async(
+        bench(settings, args.runs, profile_dir, progress, worker_args, bridge_module)
+    )
     lines = [json.dumps(r, ensure_ascii=False) for r in rows]
     if args.json_out:  # first: a closed stdout (| head) must not lose the results
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import json
 import logging
-import os
+import socket
 import sys
+import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
 
 from lmarena_bridge import __version__
+from lmarena_bridge.config.paths import resolve_config_dir
+from lmarena_bridge.invocation import program
 
 COMMANDS = ("serve", "check", "capture-ids", "update-models")
-
-
-def resolve_config_dir(arg: str | None) -> Path:
-    """--config-dir, else $LMARENA_BRIDGE_HOME, else the current directory."""
-    if arg:
-        return Path(arg).expanduser()
-    env = os.environ.get("LMARENA_BRIDGE_HOME")
-    return Path(env).expanduser() if env else Path.cwd()
+PROBE_TIMEOUT_SECONDS = 2.0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,12 +29,22 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _tool_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config-dir",
+        metavar="DIR",
+        help="folder whose config.jsonc gives the running bridge's port and api_key when "
+        "--port/--bridge-url are not given (default: $LMARENA_BRIDGE_HOME or the current "
+        "directory); the bridge saves into its own folder",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lmarena-bridge",
+        prog=program(),
         description="OpenAI-compatible API for the LMArena site, through your own browser tab.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"lmarena-bridge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bridge (the default command)")
@@ -55,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from lmarena_bridge.tools import register_tools
 
-    register_tools(sub, _common)
+    register_tools(sub, _tool_common)
     return parser
 
 
@@ -87,9 +95,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lmarena_bridge.config.defaults import ensure_default_files
-    from lmarena_bridge.config.errors import ConfigFileError
+    from lmarena_bridge.config.errors import ConfigFileError, startup_refusal
     from lmarena_bridge.config.loader import load_config
-    from lmarena_bridge.config.model import Settings
     from lmarena_bridge.http.app import create_app, uvicorn_options
 
     setup_logging(args.log_level)
@@ -105,10 +112,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     try:
         settings = load_config(config_dir).settings
-    except ConfigFileError:
-        settings = Settings()  # the app reports the problems and keeps running on defaults
+    except ConfigFileError as exc:
+        print(startup_refusal(config_dir, exc.problems), file=sys.stderr)
+        return 1
     host = args.host or settings.host
     port = args.port or settings.port
+    problem = listen_problem(host, port)
+    if problem is not None:
+        print(f"lmarena-bridge: not starting: {problem}", file=sys.stderr)
+        return 1
     app = create_app(config_dir)
     print("\n".join(startup_lines(host, port, api_key_set=bool(settings.api_key))), flush=True)
     server = uvicorn.Server(
@@ -125,10 +137,72 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _loopback_url(host: str, port: int) -> str:
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def bridge_answering(base_url: str) -> str | None:
+    """The version of the LMArena Bridge answering at ``base_url``, or None when nothing
+    (or something else) answers there."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/health", timeout=PROBE_TIMEOUT_SECONDS) as r:
+            body = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    if isinstance(body, dict) and body.get("status") == "ok" and "uptime_seconds" in body:
+        return str(body.get("version") or "?")
+    return None
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the bridge could not listen on ``host``:``port``, in a sentence; None if it can.
+
+    Binds throwaway sockets as uvicorn will (every address the host resolves to, address
+    reuse on, IPv6 sockets IPv6-only), so a taken port is reported before anything starts.
+    """
+    where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return (f"cannot listen on {host!r}: {exc.strerror}. Check --host or \"host\" in "
+                "config.jsonc.")
+    for family, kind, proto, _, address in infos:
+        with contextlib.closing(socket.socket(family, kind, proto)) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                return _bind_failure(exc, where, host, port)
+    return None
+
+
+def _bind_failure(exc: OSError, where: str, host: str, port: int) -> str:
+    other_port = "choose another port with --port PORT (or \"port\" in config.jsonc)"
+    if exc.errno == errno.EADDRINUSE:
+        url = _loopback_url(host, port)
+        version = bridge_answering(url)
+        if version is not None:
+            return (f"port {port} is already in use: LMArena Bridge {version} is already "
+                    f"running at {url} (monitor: {url}/monitor). Use that one, stop it "
+                    f"first, or {other_port}.")
+        return (f"port {port} on {where.rsplit(':', 1)[0]} is already in use by another "
+                f"program (no LMArena Bridge answers there). Stop it, or {other_port}.")
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on {where} (ports below 1024 need root); {other_port}."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (f"{host} is not an address of this machine, so the bridge cannot listen on "
+                f"it. Check --host or \"host\" in config.jsonc.")
+    return f"cannot listen on {where}: {exc.strerror or exc}."
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from lmarena_bridge.config.check import check_config
 
-    lines, ok = check_config(resolve_config_dir(args.config_dir))
+    lines, ok = check_config(resolve_config_dir(args.config_dir), prog=program())
     print("\n".join(lines))
     return 0 if ok else 1
 

@@ -164,3 +164,15 @@ async def test_unmasked_frame_is_refused(server: RunningServer) -> None:
     opcode, payload = await read_frame(reader)
     assert opcode == 8 and int.from_bytes(payload[:2], "big") == 1002
     writer.close()
+
+
+async def test_fragment_end_and_next_frame_start_in_one_read(server: RunningServer) -> None:
+    reader, writer = await open_raw(server.port)
+    after = text("after the fragments")
+    writer.write(text("frag-", fin=False) + text("ment", opcode=Opcode.CONT) + after[:3])
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the rest of the next frame comes in a later read
+    writer.write(after[3:] + text("last"))
+    got = [(await read_frame(reader))[1] for _ in range(3)]
+    assert got == [b"echo:frag-ment", b"echo:after the fragments", b"echo:last"]
+    writer.close()

@@ -27,6 +27,7 @@ RICH_CONFIG = f"""// My bridge settings: hand-edited, keep my notes!
   "id_updater_battle_target": "A",
   "bypass_enabled": true,
   "tavern_mode_enabled": false,
+  "site_strategy": "retry",  // captured ids serve the legacy strategy
   "no_worker_timeout_seconds": 0.5,
   "queue_timeout_seconds": 2,
   // a trailing comma is fine in JSONC
@@ -119,7 +120,7 @@ async def test_bridge_address_and_api_key_come_from_config(make_bridge, workers)
 
 async def test_model_entry_pool_append_and_refusal(make_bridge, workers) -> None:
     existing = {"session_id": SESSION_ID, "message_id": MESSAGE_ID, "mode": "direct_chat"}
-    srv = await make_bridge(endpoint_map={"other": existing})
+    srv = await make_bridge({"site_strategy": "retry"}, endpoint_map={"other": existing})
     config_dir = state(srv).config_dir
     map_path = config_dir / "model_endpoint_map.json"
     before_config = (config_dir / "config.jsonc").read_text(encoding="utf-8")
@@ -148,12 +149,12 @@ async def test_model_entry_pool_append_and_refusal(make_bridge, workers) -> None
     assert {p["session_id"] for _, p in w.jobs[-2:]} == {NEW_SID,
                                                          "cccccccc-3333-4ccc-8ccc-cccccccccccc"}
 
-    # A pool is never replaced by accident.
+    # A pool is never replaced by accident: refused before the tab is even armed.
     w.commands.clear()
-    run = ToolRun(tool(srv, config_dir, "--mode", "direct_chat", "--model", "echo-model")).start()
-    await click_retry(w)
+    run = await run_tool(tool(srv, config_dir, "--mode", "direct_chat", "--model", "echo-model"))
     assert await run.finished() == 1
     assert "--append" in run.errors and "--replace" in run.errors
+    assert "activate_id_capture" not in w.commands
     assert len(json.loads(map_path.read_text(encoding="utf-8"))["echo-model"]) == 2
 
 

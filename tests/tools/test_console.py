@@ -6,7 +6,6 @@ import io
 
 import pytest
 
-from lmarena_bridge.config.model import Settings
 from lmarena_bridge.tools.client import ToolError, bridge_url
 from lmarena_bridge.tools.console import Console, Countdown
 
@@ -53,5 +52,5 @@ def test_countdown_prints_periodic_lines_otherwise() -> None:
                                           ("0.0.0.0", "http://127.0.0.1:5102"),
                                           ("::", "http://[::1]:5102"),
                                           ("localhost", "http://localhost:5102")])
-def test_bridge_url_from_the_config(host: str, url: str) -> None:
-    assert bridge_url(Settings(host=host)) == url
+def test_bridge_url_from_the_listen_address(host: str, url: str) -> None:
+    assert bridge_url(host, 5102) == url

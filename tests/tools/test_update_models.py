@@ -203,3 +203,27 @@ async def test_several_tabs_any_one_will_do_unless_named(make_bridge, workers) -
     assert await run.finished() == 0, run.errors
     assert "send_page_source" not in first.commands
     assert f"from tab {second.worker_id}" in run.output
+
+
+async def test_apply_after_an_update_adds_every_model_still_missing(make_bridge, workers) -> None:
+    """The hint of a plain run, followed as written: --apply alone adds all of them, though
+    the second read finds no change since the first."""
+    srv = await make_bridge()
+    w = await workers(srv.ws_url)
+    run = ToolRun(tool(srv)).start()
+    await send_page(w)
+    assert await run.finished() == 0, run.errors
+    assert "update-models --apply` adds all 4 models" in run.output
+
+    run = ToolRun(tool(srv, "--apply")).start()
+    await send_page(w, nth=2)
+    assert await run.finished() == 0, run.errors
+    assert "No changes since the last update." in run.output
+    added = json.loads((state(srv).config_dir / "models.json").read_text("utf-8"))
+    assert {"echo-image-1", "echo-search-1", "echo-vision-1", "mystery-model"} <= set(added)
+    await wait_for(lambda: "mystery-model" in state(srv).config().models)
+
+    run = ToolRun(tool(srv, "--apply")).start()
+    await send_page(w, nth=3)
+    assert await run.finished() == 0, run.errors
+    assert "Every model on the page is in models.json already" in run.output

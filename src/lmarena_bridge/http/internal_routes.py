@@ -2,32 +2,36 @@
 
 Every route is refused to a browser page from a foreign origin (the site's origins,
 ``allowed_origins``, the bridge's own pages such as the monitor, or
-``?token=<worker_token>`` pass). Our own endpoints also need the
+``?token=<worker_token>`` pass: ``http.origins``). Our own endpoints also need the
 api key when one is set; the seed-compatible ones answer as the seed did and cannot
-require it, because the seed's scripts never send one (SITE_PROTOCOL §4.2).
+require it, because the seed's scripts never send one (docs/site-protocol.md §4).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import urllib.request
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lmarena_bridge import __version__
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.config.defaults import CONFIG_JSONC
+from lmarena_bridge.config.defaults import AVAILABLE_MODELS_JSON
+from lmarena_bridge.config.editor import read_text
+from lmarena_bridge.config.edits import EditRefused, save_ids
 from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.model import Mode, Target
 from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
-from lmarena_bridge.http.auth import check_api_key, origin_allowed, token_matches
+from lmarena_bridge.http.auth import check_api_key
+from lmarena_bridge.http.limits import require_json
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.relay.pool import Worker
@@ -47,55 +51,15 @@ def _bridge(request: Request) -> Bridge:
     return request.app.state.bridge
 
 
-def _own_page(origin: str | None, host: str | None) -> bool:
-    """The bridge's own pages (the monitor), reached at an IP address or ``localhost``.
-
-    A page of a rebound domain also sends an Origin equal to its Host, so a host name
-    other than ``localhost`` is not trusted here.
-    """
-    if not origin or not host:
-        return False
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
-        return False
-    name = (parts.hostname or "").lower()
-    if name == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-def guard_origin(request: Request) -> None:
-    """Refuse a browser page of another site (DNS rebinding / CSRF against localhost)."""
-    settings = _bridge(request).settings
-    if token_matches(settings.worker_token, request.query_params.get("token")):
-        return
-    origin = request.headers.get("origin")
-    if _own_page(origin, request.headers.get("host")):
-        return
-    if not origin_allowed(origin, settings.allowed_origins):
-        log.warning("refused %s %s from origin %s", request.method, request.url.path, origin)
-        raise BridgeError(
-            f"Requests from the origin {origin} are not allowed on /internal/*; add it to "
-            "allowed_origins in config.jsonc if it is yours.",
-            status=403,
-            type="invalid_request_error",
-            code="origin_not_allowed",
-        )
-
-
-routes = Routes(prefix="/internal", guard=guard_origin)
+routes = Routes(prefix="/internal")
 
 
 class TabChoice(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     worker_id: str | None = None
-    #: start_id_capture only: the bridge writes the captured ids into config.jsonc itself
-    #: (the monitor page's button; the CLI writes them on its own).
+    #: start_id_capture: the bridge writes the captured ids into config.jsonc itself (the
+    #: monitor page's button); page_source: it rewrites available_models.json.
     save: bool = False
     mode: Mode | None = None
     target: Target | None = None
@@ -127,6 +91,7 @@ async def _our_form(request: Request) -> TabChoice | None:
     if not raw.strip():
         return None
     check_api_key(_bridge(request).settings.api_key, request.headers)
+    require_json(request.headers)
     try:
         return TabChoice.model_validate(orjson.loads(raw))
     except (orjson.JSONDecodeError, ValidationError) as exc:
@@ -161,7 +126,14 @@ async def list_workers(request: Request) -> Response:
         {**w.describe(), "capabilities": sorted(w.capabilities)}
         for w in bridge.pool.workers.values()
     ]
-    return _json(request, {"workers": workers})
+    settings = bridge.settings
+    about = {  # which bridge this is: the tools report where it keeps its files
+        "version": __version__,
+        "config_dir": str(bridge.config_dir.resolve()),
+        "id_updater_last_mode": settings.id_updater_last_mode,
+        "id_updater_battle_target": settings.id_updater_battle_target,
+    }
+    return _json(request, {"workers": workers, "bridge": about})
 
 
 # -- id capture ---------------------------------------------------------------------------
@@ -200,22 +172,15 @@ async def _save_when_captured(bridge: Bridge, capture: Capture, choice: TabChoic
     await bridge.tab_requests.wait_capture(capture, SAVE_CAPTURE_WAIT_SECONDS)
     if not capture.done.is_set() or not capture.session_id or not capture.message_id:
         return
-    changes: dict[tuple[str | int, ...], Any] = {
-        ("session_id",): capture.session_id,
-        ("message_id",): capture.message_id,
-    }
-    if choice.mode:
-        changes[("id_updater_last_mode",)] = choice.mode
-    if choice.target:
-        changes[("id_updater_battle_target",)] = choice.target
     try:
-        await bridge.config_store.update(CONFIG_JSONC, changes)
-    except (ConfigFileError, OSError) as exc:
+        saved = await save_ids(bridge.config_store, capture.session_id, capture.message_id,
+                               mode=choice.mode, target=choice.target)
+    except (EditRefused, ConfigFileError, OSError) as exc:
         capture.save_error = str(exc)
         log.warning("could not save the captured ids: %s", exc)
         return
     capture.saved = True
-    log.info("id capture %s: ids saved to %s", capture.id, CONFIG_JSONC)
+    log.info("id capture %s: ids saved to %s", capture.id, saved.path)
 
 
 async def _forward_to_seed_updater(tabs: TabRequests, capture: Capture) -> None:
@@ -263,6 +228,18 @@ async def id_capture(request: Request) -> Response:
 # -- page source and models ---------------------------------------------------------------
 
 
+def _model_list(path: Path) -> list[dict[str, Any]]:
+    """The model objects of an available_models.json (also its older ``{name: model}``
+    shape); empty when the file is missing or unreadable."""
+    try:
+        data = parse_jsonc(read_text(path), file=path.name)
+    except (OSError, ConfigFileError):
+        return []
+    if isinstance(data, dict):
+        data = list(data.values())
+    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+
+
 async def _save_models(bridge: Bridge, models: list[dict[str, Any]]) -> None:
     await asyncio.to_thread(write_available_models, bridge.config_dir, models)
     bridge.config_store.reload()
@@ -276,7 +253,7 @@ async def _refresh_from(bridge: Bridge, worker: Worker) -> None:
     except BridgeError as exc:
         log.warning("model update: %s", exc.message)
         return
-    models = extract_models(html)
+    models = await asyncio.to_thread(extract_models, html)
     if not models:
         log.warning("model update: no model list in the page of worker %s", worker.id)
         return
@@ -302,13 +279,18 @@ async def request_model_update(request: Request) -> Response:
 
 @routes.post("/page_source")
 async def page_source(request: Request) -> Response:
-    """Ask a tab for its page and answer with the models found in it (waits ~20 s)."""
+    """Ask a tab for its page and answer with the models found in it (waits ~20 s), the
+    list available_models.json held before, and the models.json names with their site
+    ids. ``"save": true`` also rewrites available_models.json (answered as ``saved_to``)."""
     bridge = _bridge(request)
     check_api_key(bridge.settings.api_key, request.headers)
     choice = await _our_form(request)
+    # Before asking: a seed-era tab's answer rewrites the file on its own.
+    previous = await asyncio.to_thread(_model_list, bridge.config_dir / AVAILABLE_MODELS_JSON)
+    configured = {name: t.model_id for name, t in bridge.config().models.items()}
     worker = bridge.tab_requests.pick_worker(choice.worker_id if choice else None)
     html = await bridge.tab_requests.page_source(worker, PAGE_SOURCE_TIMEOUT_SECONDS)
-    models = extract_models(html)
+    models = await asyncio.to_thread(extract_models, html)
     if not models:
         raise BridgeError(
             f"No model list found in the page of browser tab {worker.id} ({worker.page}). "
@@ -317,7 +299,12 @@ async def page_source(request: Request) -> Response:
             status=502,
             code="no_models_in_page",
         )
-    return _json(request, {"models": models, "worker_id": worker.id, "page": worker.page})
+    answer: dict[str, Any] = {"models": models, "worker_id": worker.id, "page": worker.page,
+                              "previous": previous, "configured": configured}
+    if choice is not None and choice.save:
+        await _save_models(bridge, models)
+        answer["saved_to"] = str((bridge.config_dir / AVAILABLE_MODELS_JSON).resolve())
+    return _json(request, answer)
 
 
 @routes.post("/update_available_models")
@@ -331,7 +318,8 @@ async def update_available_models(request: Request) -> Response:
         )
     html = raw.decode("utf-8", errors="replace")
     bridge.tab_requests.page_posted(html)
-    models = extract_models(html)
+    # A page is large and may be hostile: scan it off the event loop.
+    models = await asyncio.to_thread(extract_models, html)
     if not models:
         return _json(
             request,

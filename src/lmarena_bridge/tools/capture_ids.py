@@ -1,10 +1,10 @@
-"""``lmarena-bridge capture-ids``: capture the session/message ids the bridge regenerates
-(the seed's id_updater.py, SITE_PROTOCOL §4.3).
+"""``capture-ids``: capture the session/message ids the bridge regenerates (the seed's
+id_updater.py, docs/site-protocol.md).
 
-Arms capture in a connected tab through the running bridge, waits for the user's Retry
-click (reported over the WebSocket by our userscript, or on the seed's side channel by a
-seed-era one), and writes the ids with the comment-preserving editor. The running bridge
-reloads the file by itself.
+Arms capture in a tab connected to the running bridge, waits for the user's Retry click
+(reported over the WebSocket by our userscript, or on the seed's side channel by a
+seed-era one), then has that bridge save the ids into its own config dir
+(``/internal/save_ids``) and reports the file it wrote. The bridge uses them at once.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from lmarena_bridge.config.defaults import CONFIG_JSONC, ENDPOINT_MAP_JSON
-from lmarena_bridge.config.editor import read_text
-from lmarena_bridge.config.jsonc import parse_jsonc
-from lmarena_bridge.config.store import ConfigStore, KeyPath
-from lmarena_bridge.tools.client import BridgeClient, ToolError, add_bridge_args, client_for
+from lmarena_bridge.tools.client import (
+    BridgeClient,
+    ToolError,
+    about_bridge,
+    add_bridge_args,
+    client_for,
+)
 from lmarena_bridge.tools.console import Console, Countdown, choose_worker, run_tool
 from lmarena_bridge.tools.side_channel import SEED_PORT, SideChannel
 
@@ -31,9 +32,10 @@ def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> Non
     p = sub.add_parser(
         "capture-ids",
         help="capture the session/message ids from a Retry click in your site tab",
-        description="Arm id capture in a connected LMArena tab, then click Retry on an "
-        "assistant answer there. The ids are written to config.jsonc (or, with --model, to "
-        "model_endpoint_map.json); the running bridge uses them without a restart.",
+        description="Arm id capture in a tab connected to the running bridge, then click "
+        "Retry on an assistant answer there. The bridge saves the ids into config.jsonc (or, "
+        "with --model, model_endpoint_map.json) in its own config folder and uses them "
+        "without a restart.",
     )
     common(p)
     add_bridge_args(p)
@@ -64,14 +66,18 @@ def main(args: argparse.Namespace, console: Console | None = None) -> int:
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, str]:
     """The whole flow; returns the captured ids. Raises ToolError."""
-    from lmarena_bridge.cli import resolve_config_dir
-
-    store = ConfigStore(resolve_config_dir(args.config_dir))
-    for problem in store.problems:
-        console.note(f"Warning: {problem}")
-    client = client_for(store, args)
-    worker = choose_worker(client, console, args.worker)
-    mode, target = choose_mode(args, store, console)
+    notes: list[str] = []
+    client = client_for(args, notes)
+    for note in notes:
+        console.note(note)
+    workers, bridge = about_bridge(client)
+    console.note(f"Bridge: {client.base_url} (config in {bridge.get('config_dir', '?')})")
+    worker = choose_worker(workers, console, args.worker)
+    mode, target = choose_mode(args, bridge, console)
+    where = {"mode": mode, "target": target if mode == "battle" else None,
+             "model": args.model, "pool": _pool(args)}
+    # A pool that needs --append/--replace is refused before the user clicks anything.
+    client.post("/internal/save_ids", {**where, "check_only": True})
 
     channel = _open_side_channel(args, worker, console)
     try:
@@ -86,30 +92,33 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, str]:
                 f"{' (seed side channel)' if ids.get('via') == 'side_channel' else ''}:")
     console.say(f"  session_id = {ids['session_id']}")
     console.say(f"  message_id = {ids['message_id']}")
-    if args.model:
-        _write_endpoint(store, args, ids, mode, target, console)
-    else:
-        changes: dict[KeyPath, Any] = {
-            ("session_id",): ids["session_id"],
-            ("message_id",): ids["message_id"],
-            ("id_updater_last_mode",): mode,
-        }
-        if mode == "battle":
-            changes[("id_updater_battle_target",)] = target
-        store.update_sync(CONFIG_JSONC, changes)
-        detail = f"mode {mode}" + (f", target {target}" if mode == "battle" else "")
-        console.say(f"Wrote them to {store.config_dir / CONFIG_JSONC} ({detail}).")
-    console.say("The running bridge uses them from now on; no restart is needed.")
+    saved = client.post("/internal/save_ids", {
+        **where, "session_id": ids["session_id"], "message_id": ids["message_id"]})
+    console.say(f"The bridge saved them to {saved['saved_to']} {_detail(saved)}.")
+    for note in saved.get("notes") or []:
+        console.note(f"Note: {note}")
+    console.say("It uses them from now on; no restart is needed.")
     return ids
 
 
-def choose_mode(args: argparse.Namespace, store: ConfigStore, console: Console) -> tuple[str, str]:
-    """(mode, battle target): flags first, then questions on a terminal, else the last
-    values saved in config.jsonc."""
-    s = store.current.settings
+def _pool(args: argparse.Namespace) -> str | None:
+    if args.append:
+        return "append"
+    return "replace" if args.replace else None
+
+
+def _detail(saved: dict[str, Any]) -> str:
+    detail = str(saved.get("detail") or "")
+    return detail if detail.startswith("under ") else f"({detail})"
+
+
+def choose_mode(args: argparse.Namespace, bridge: dict[str, Any],
+                console: Console) -> tuple[str, str]:
+    """(mode, battle target): flags first, then questions on a terminal, else the values
+    the bridge has in force (``bridge``: its answer about itself)."""
     mode = args.mode
     if mode is None:
-        mode = s.id_updater_last_mode
+        mode = str(bridge.get("id_updater_last_mode") or "direct_chat")
         if console.interactive:
             mode = console.ask(
                 f"Mode? [a: direct_chat, b: battle] (Enter: {mode}) ",
@@ -117,7 +126,7 @@ def choose_mode(args: argparse.Namespace, store: ConfigStore, console: Console) 
                  "battle": "battle"},
                 default=mode,
             )
-    target = args.target or s.id_updater_battle_target
+    target = args.target or str(bridge.get("id_updater_battle_target") or "A")
     if mode == "battle" and args.target is None and console.interactive:
         target = console.ask(
             f"Which side's answer will you retry? [A/B] (search models need A; Enter: {target}) ",
@@ -193,48 +202,3 @@ def _wait(
         "stays armed (🎯) until its next Retry click: run capture-ids again and click Retry.",
         exit_code=2,
     )
-
-
-def _write_endpoint(
-    store: ConfigStore,
-    args: argparse.Namespace,
-    ids: dict[str, str],
-    mode: str,
-    target: str,
-    console: Console,
-) -> None:
-    name: str = args.model
-    entry: dict[str, str] = {"session_id": ids["session_id"], "message_id": ids["message_id"],
-                             "mode": mode}
-    if mode == "battle":
-        entry["battle_target"] = target
-    current = _endpoint_map_raw(store.config_dir).get(name)
-    path: KeyPath = (name,)
-    value: Any = entry
-    if isinstance(current, list) and current:
-        if args.append:
-            path, what = (name, len(current)), f"added to its pool ({len(current) + 1} entries)"
-        elif args.replace:
-            what = f"replaced its pool of {len(current)} entries"
-        else:
-            raise ToolError(
-                f"'{name}' has a pool of {len(current)} entries in {ENDPOINT_MAP_JSON}. Pass "
-                "--append to add these ids to it, or --replace to replace the whole pool."
-            )
-    elif args.append and isinstance(current, dict):
-        value, what = [current, entry], "added to its entry (now a pool of 2)"
-    else:
-        what = "replaced its entry" if current is not None else "new entry"
-    store.update_sync(ENDPOINT_MAP_JSON, {path: value})
-    console.say(f"Wrote them to {store.config_dir / ENDPOINT_MAP_JSON} under '{name}' ({what}).")
-    if name not in store.current.models:
-        console.note(f"Note: '{name}' is not in models.json; requests for it send no model id "
-                     "and get the captured conversation's model.")
-
-
-def _endpoint_map_raw(config_dir: Path) -> dict[str, Any]:
-    try:
-        data = parse_jsonc(read_text(config_dir / ENDPOINT_MAP_JSON), file=ENDPOINT_MAP_JSON)
-    except FileNotFoundError:
-        return {}
-    return data if isinstance(data, dict) else {}

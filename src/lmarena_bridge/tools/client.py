@@ -1,4 +1,10 @@
-"""A tiny HTTP client for the tools: they talk to the running bridge, never to the site.
+"""A tiny HTTP client for the tools: they talk to the running bridge, never to the site,
+and never write config files themselves (the bridge saves into its own config dir).
+
+Which bridge: ``--bridge-url``, else ``--host``/``--port``, else the host and port of the
+config dir ``serve`` would use from here (``--config-dir``, ``$LMARENA_BRIDGE_HOME``, the
+current directory), else 127.0.0.1:5102: the same defaults as ``serve``. The api key comes
+from ``$LMARENA_BRIDGE_API_KEY``, else that config dir.
 
 Standard library only (``urllib.request``), so the tools need nothing beyond the package.
 """
@@ -7,14 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import Any
 
+from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.loader import load_config
 from lmarena_bridge.config.model import Settings
-from lmarena_bridge.config.store import ConfigStore
+from lmarena_bridge.config.paths import resolve_config_dir
+from lmarena_bridge.invocation import program
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+API_KEY_ENV = "LMARENA_BRIDGE_API_KEY"
 
 
 class ToolError(Exception):
@@ -26,16 +37,15 @@ class ToolError(Exception):
         self.exit_code = exit_code
 
 
-def bridge_url(settings: Settings) -> str:
-    """Where the running bridge listens, from config.jsonc (a wildcard bind means loopback)."""
-    host = settings.host
+def bridge_url(host: str, port: int) -> str:
+    """The address of a bridge listening on ``host``:``port`` (a wildcard means loopback)."""
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    return f"http://{host}:{port}"
 
 
 class BridgeClient:
@@ -70,14 +80,21 @@ class BridgeClient:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise ToolError(f"The bridge answered {exc.code}: {_message(exc)}") from None
+            message = f"The bridge answered {exc.code}: {_message(exc)}"
+            if exc.code == 401:
+                message += (
+                    f" The bridge at {self.base_url} has an api_key: run this from its config "
+                    f"folder (or pass --config-dir DIR), or set {API_KEY_ENV}."
+                )
+            raise ToolError(message) from None
         except TimeoutError:
             raise ToolError(f"The bridge at {self.base_url} did not answer in time.") from None
         except (urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ToolError(
-                f"Cannot reach the bridge at {self.base_url} ({reason}). Is `lmarena-bridge "
-                "serve` running? Use --bridge-url if it listens elsewhere."
+                f"Cannot reach the bridge at {self.base_url} ({reason}). Is it running "
+                f"(`{program()}`)? If it listens elsewhere, pass --port PORT or "
+                "--bridge-url URL."
             ) from None
         except ValueError:
             raise ToolError(f"The bridge sent a response that is not JSON ({url}).") from None
@@ -102,7 +119,18 @@ def add_bridge_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bridge-url",
         metavar="URL",
-        help="the running bridge (default: http://<host>:<port> from config.jsonc)",
+        help="the running bridge, e.g. http://127.0.0.1:5102 (default: from --host/--port)",
+    )
+    p.add_argument(
+        "--host",
+        help="where the running bridge listens, as given to serve (default: config.jsonc's "
+        "host, else 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        help="the running bridge's port, as given to serve (default: config.jsonc's port, "
+        "else 5102)",
     )
     p.add_argument(
         "--worker",
@@ -111,6 +139,20 @@ def add_bridge_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def client_for(store: ConfigStore, args: argparse.Namespace) -> BridgeClient:
-    settings = store.current.settings
-    return BridgeClient(args.bridge_url or bridge_url(settings), settings.api_key)
+def client_for(args: argparse.Namespace, notes: list[str] | None = None) -> BridgeClient:
+    """The client for the bridge the user started (see the module docstring). Problems of
+    the config dir read for the defaults are appended to ``notes``; no file is created."""
+    settings = Settings()
+    try:
+        settings = load_config(resolve_config_dir(args.config_dir)).settings
+    except ConfigFileError as exc:
+        if notes is not None:
+            notes.extend(f"Warning: {problem}" for problem in exc.problems)
+    url = args.bridge_url or bridge_url(args.host or settings.host, args.port or settings.port)
+    return BridgeClient(url, os.environ.get(API_KEY_ENV) or settings.api_key)
+
+
+def about_bridge(client: BridgeClient) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The connected tabs and what the bridge says about itself (version, config dir)."""
+    answer = client.get("/internal/workers")
+    return list(answer.get("workers") or []), dict(answer.get("bridge") or {})

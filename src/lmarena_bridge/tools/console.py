@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lmarena_bridge.config.errors import ConfigFileError
-from lmarena_bridge.tools.client import BridgeClient, ToolError
+from lmarena_bridge.tools.client import ToolError
 
 
 @dataclass
@@ -107,13 +107,15 @@ def describe_worker(w: dict[str, Any]) -> str:
     return f"{w.get('id')}  {state:<10} {kind:<20} {page}"
 
 
-def choose_worker(client: BridgeClient, console: Console, wanted: str | None) -> dict[str, Any]:
-    """The tab to use: ``wanted``, the only one, or the user's pick on a terminal.
+def choose_worker(
+    workers: list[dict[str, Any]], console: Console, wanted: str | None
+) -> dict[str, Any]:
+    """The tab to use among ``workers`` (the bridge's list): ``wanted``, the only one, or
+    the user's pick on a terminal.
 
     Raises ToolError when none is connected, ``wanted`` is unknown, or several are
     connected and no terminal is there to ask (then ``--worker`` is needed).
     """
-    workers: list[dict[str, Any]] = client.get("/internal/workers").get("workers") or []
     if not workers:
         raise ToolError(
             "No browser tab is connected to the bridge. Open the LMArena site with the "

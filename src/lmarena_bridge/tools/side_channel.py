@@ -1,5 +1,5 @@
 """The seed's id side channel: seed-era userscripts POST captured ids to
-``http://127.0.0.1:5103/update`` (SITE_PROTOCOL §4.2). capture-ids listens there while it
+``http://127.0.0.1:5103/update`` (docs/site-protocol.md §4). capture-ids listens there while it
 waits, answering exactly as the seed's id_updater did.
 """
 
