@@ -80,13 +80,16 @@ async def test_health_and_readiness(bridge, workers) -> None:
         r = await http.get("/health/ready")
         assert r.status_code == 200
         assert r.json() == {"status": "ready", "workers_connected": 1, "workers_ready": 1,
-                            "queue_depth": 0}
+                            "queue_depth": 0, "workers_needing_human": 0, "needs_human": []}
 
         await w.send({"type": "status", "state": "challenge", "detail": "Just a moment"})
         await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 0)
         r = await http.get("/health/ready")
         assert r.status_code == 503
         assert r.json()["reason"] == "tabs connected but none ready (challenge/logged_out)"
+        (tab,) = r.json()["needs_human"]
+        assert (tab["reason"], tab["detail"]) == ("challenge", "Just a moment")
+        assert tab["action"] == "complete the Cloudflare check in that tab"
 
 
 # -- page ------------------------------------------------------------------------------------

@@ -131,7 +131,7 @@ class SiteError(BridgeError):
     ) -> None:
         super().__init__(message, **kw)
         #: one of: challenge, rate_limit, content_policy, too_large, session, logged_out,
-        #: wrong_origin, other
+        #: wrong_origin, upload, other
         self.kind = kind
         #: the site's own HTTP status, when it answered one
         self.site_status = site_status

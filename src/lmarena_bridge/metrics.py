@@ -24,6 +24,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from lmarena_bridge import __version__
 from lmarena_bridge.config.model import BridgeConfig
+from lmarena_bridge.relay.health import HUMAN_REASONS
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
 from lmarena_bridge.relay.tool_calls import REJECT_REASONS
@@ -33,10 +34,12 @@ OTHER = "other"
 ENDPOINTS = frozenset({"chat", "images"})
 OUTCOMES = frozenset({"success", "error", "cancelled"})
 SITE_ERROR_KINDS = frozenset(
-    {"challenge", "rate_limit", "content_policy", "too_large", "session", "other"}
+    {"challenge", "rate_limit", "content_policy", "too_large", "session", "upload", "other"}
 )
 # busy: ready and running at least one job (it may still have free slots; see README).
-WORKER_STATES = ("ready", "busy", "challenge", "logged_out")
+# The others are the reasons a tab needs a person (relay/health.py).
+WORKER_STATES = ("ready", "busy", "challenge", "logged_out", "recaptcha", "wrong_origin")
+HUMAN_CHECK_OUTCOMES = frozenset({"solved", "timeout", "cancelled", "moved", "abandoned"})
 CLIENT_CLOSED_STATUS = "499"  # nginx's "client closed request", as in the request log line
 
 _PREFIX_RE = re.compile(r"^[ab][0-9a-z]$")
@@ -45,6 +48,8 @@ _PREFIX_RE = re.compile(r"^[ab][0-9a-z]$")
 DURATION_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900)
 TTFT_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60, 120)
 QUEUE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60)
+# A person clicks in seconds; a login or a forgotten tab takes minutes to hours.
+HUMAN_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 90, 120, 300, 600, 1800, 3600)
 
 
 def prefix_label(prefix: str) -> str:
@@ -54,9 +59,14 @@ def prefix_label(prefix: str) -> str:
 
 def worker_bucket(worker: Worker) -> str:
     """The state a worker is counted under in ``lmarena_bridge_workers``."""
-    if worker.state == "ready":
+    reason = worker.human_reason
+    if reason is None:
         return "busy" if worker.load > 0 else "ready"
-    return worker.state if worker.state in WORKER_STATES else OTHER
+    return reason if reason in WORKER_STATES else OTHER
+
+
+def reason_label(reason: str) -> str:
+    return reason if reason in HUMAN_REASONS else OTHER
 
 
 class _PoolCollector:
@@ -85,21 +95,34 @@ class _PoolCollector:
             "Job slots of all ready tabs (max_concurrent_per_worker each).",
         )
         queue = GaugeMetricFamily(f"{PREFIX}_queue_depth", "Requests waiting for a free tab.")
+        health = GaugeMetricFamily(
+            f"{PREFIX}_tab_health",
+            "Connected browser tabs by health: ready, busy, or needs_human with the reason "
+            "(recaptcha, challenge, logged_out, wrong_origin).",
+            labels=["state", "reason"],
+        )
         if with_samples:
             counts = dict.fromkeys(WORKER_STATES, 0)
+            healths = {("ready", ""): 0, ("busy", ""): 0}
+            healths.update({("needs_human", r): 0 for r in HUMAN_REASONS})
             used = capacity = 0
             for w in list(self._pool.workers.values()):
                 bucket = worker_bucket(w)
                 counts[bucket] = counts.get(bucket, 0) + 1
+                reason = w.human_reason
+                key = (w.health, "") if reason is None else ("needs_human", reason_label(reason))
+                healths[key] = healths.get(key, 0) + 1
                 used += w.load
                 if w.routable:
                     capacity += w.limit
             for state, n in counts.items():
                 workers.add_metric([state], n)
+            for (state, reason), n in healths.items():
+                health.add_metric([state, reason], n)
             jobs.add_metric([], used)
             slots.add_metric([], capacity)
             queue.add_metric([], self._pool.queue_depth)
-        return [workers, jobs, slots, queue]
+        return [workers, jobs, slots, queue, health]
 
 
 class BridgeMetrics(RelayObserver):
@@ -201,8 +224,35 @@ class BridgeMetrics(RelayObserver):
             ["reason", "model"],
             registry=r,
         )
+        self.human_checks = PromCounter(
+            f"{PREFIX}_human_checks",
+            "Times a browser tab started needing a person, by reason (recaptcha, challenge, "
+            "logged_out, wrong_origin).",
+            ["reason"],
+            registry=r,
+        )
+        self.human_resolve = Histogram(
+            f"{PREFIX}_human_check_resolve_seconds",
+            "How long a tab needed a person until it was usable again (by a person, or once "
+            "the requests waiting in it ended), by reason.",
+            ["reason"],
+            buckets=HUMAN_BUCKETS,
+            registry=r,
+        )
+        self.human_outcomes = PromCounter(
+            f"{PREFIX}_human_check_outcomes",
+            "Requests that met a human check in their tab, by how it ended: solved (the person "
+            "did it), timeout, cancelled (in the page), moved (to another tab), abandoned "
+            "(the client left or the tab went away).",
+            ["outcome", "reason"],
+            registry=r,
+        )
         # Pre-create the label-free series and the fixed error kinds, so a dashboard sees
         # zeros instead of missing series before the first event.
+        for reason in HUMAN_REASONS:
+            self.human_checks.labels(reason)
+        for outcome in sorted(HUMAN_CHECK_OUTCOMES):
+            self.human_outcomes.labels(outcome, "recaptcha")
         for kind in sorted(SITE_ERROR_KINDS):
             self.site_errors.labels(kind, OTHER)
         for reason in sorted(REJECT_REASONS):
@@ -261,6 +311,16 @@ class BridgeMetrics(RelayObserver):
 
     def bad_worker_frame(self, worker: Worker) -> None:
         self.bad_worker_frames.inc()
+
+    def tab_needs_human(self, worker: Worker, reason: str) -> None:
+        self.human_checks.labels(reason_label(reason)).inc()
+
+    def tab_usable_again(self, worker: Worker, reason: str, seconds: float) -> None:
+        self.human_resolve.labels(reason_label(reason)).observe(seconds)
+
+    def human_check(self, rec: RequestRecord, reason: str, outcome: str, seconds: float) -> None:
+        label = outcome if outcome in HUMAN_CHECK_OUTCOMES else OTHER
+        self.human_outcomes.labels(label, reason_label(reason)).inc()
 
     def tool_calls(
         self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]

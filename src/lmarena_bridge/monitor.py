@@ -25,6 +25,7 @@ import orjson
 from lmarena_bridge import __version__
 from lmarena_bridge.config.model import ids_are_set
 from lmarena_bridge.config.store import ConfigStore
+from lmarena_bridge.relay.health import need_sentence
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
 
@@ -299,6 +300,11 @@ class MonitorHub(RelayObserver):
             what = "shows a security check" if worker.state == "challenge" else "is logged out"
             detail = f": {worker.state_detail}" if worker.state_detail else ""
             self._error("worker", f"Tab {worker.id} {what}{detail}", worker=worker.id)
+
+    def tab_needs_human(self, worker: Worker, reason: str) -> None:
+        # challenge and logged_out are listed by worker_changed (as they always were).
+        if reason in ("recaptcha", "wrong_origin"):
+            self._error("worker", need_sentence(worker), worker=worker.id, code=reason)
 
     def unknown_prefixes(self, counts: Counter[str]) -> None:
         seen = ", ".join(f"{p!r}×{n}" for p, n in counts.most_common(5))

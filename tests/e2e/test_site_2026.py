@@ -145,7 +145,7 @@ async def test_heartbeats_keep_a_slow_answer_alive_and_add_no_text(
 
 
 async def test_rejected_token_is_retried_then_reported(
-    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
+    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI, settings: Any
 ) -> None:
     await tabs.ensure(1)
     site.fail_recaptcha(1)
@@ -156,6 +156,9 @@ async def test_rejected_token_is_retried_then_reported(
 
     site.requests.clear()
     site.fail_recaptcha(2)
+    # Without the visible v2 check (0 turns it off; tests/e2e/test_human_checks.py has it)
+    # the tab reports the rejection at once.
+    settings(human_check_timeout_seconds=0)
     with pytest.raises(openai.APIStatusError) as caught:
         await client.chat.completions.create(model="echo-model", messages=user("fail me"))
     assert caught.value.status_code == 503

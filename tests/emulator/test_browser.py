@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from tests.site_emulator import MAPPED_HOSTS, EmulatorState, create_emulator, make_cert
+from tests.site_emulator.recaptcha import check_token
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -76,3 +77,35 @@ async def test_in_the_page_execute_mints_a_token_and_the_retry_button_uses_it(
     assert await page.get_attribute("#retry-btn", "data-done") == "ok"
     assert await page.text_content(".message.assistant .content") == "Echo: Hello there"
     assert [(c.action, c.reason) for c in state.recaptcha_checks] == [("chat_retry", "ok")]
+
+
+async def test_the_visible_v2_widget_gives_a_token_when_clicked(
+    site: tuple[EmulatorState, Any],
+) -> None:
+    state, page = site
+    await page.goto("https://arena.ai/?v2")
+    await page.wait_for_function("window.grecaptcha && window.grecaptcha.enterprise")
+    await page.evaluate("""(key) => {
+        const el = document.createElement('div');
+        el.id = 'v2-slot';
+        document.body.appendChild(el);
+        window.v2Id = grecaptcha.enterprise.render(el, {sitekey: key,
+            callback: (token) => { window.v2Token = token; }});
+    }""", state.recaptcha_v2_sitekey)
+    await page.click("#v2-slot #emulator-recaptcha-v2-checkbox")
+    token = await (await page.wait_for_function("window.v2Token")).json_value()
+    assert await page.evaluate("grecaptcha.enterprise.getResponse(window.v2Id)") == token
+    assert state.recaptcha_mints[-1].kind == "v2"
+    assert state.recaptcha_mints[-1].origin == "https://arena.ai"
+    check = check_token(state, {"recaptchaV2Token": token}, "chat_submit", "/test")
+    assert (check.kind, check.reason) == ("v2", "ok")
+
+    # A widget for a key the fake does not know shows Google's error and cannot be clicked.
+    await page.evaluate("""() => {
+        const el = document.createElement('div');
+        el.id = 'bad-slot';
+        document.body.appendChild(el);
+        grecaptcha.enterprise.render(el, {sitekey: 'not-the-v2-key', callback: () => {}});
+    }""")
+    assert await page.is_disabled("#bad-slot #emulator-recaptcha-v2-checkbox")
+    assert "Invalid site key" in await page.inner_text("#bad-slot")

@@ -8,10 +8,16 @@ import pytest
 from pydantic import ValidationError
 
 from lmarena_bridge.protocol.worker import (
+    JOB_EVENTS,
+    CommandFrame,
     Hello,
+    HelloAck,
+    HumanSolvedFrame,
     IdsCaptured,
+    NeedsHumanFrame,
     PageSource,
     Pong,
+    RecaptchaSpec,
     StatusReport,
     parse_control,
 )
@@ -58,3 +64,47 @@ def test_unknown_frames_are_none(frame: dict[str, Any]) -> None:
 def test_malformed_frames_raise_validation_error(frame: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         parse_control(frame)
+
+
+@pytest.mark.parametrize(
+    ("frame", "tab_state"),
+    [
+        ({"type": "status", "state": "needs_human", "reason": "recaptcha"}, "recaptcha"),
+        ({"type": "status", "state": "needs_human", "reason": "Logged-Out"}, "logged_out"),
+        ({"type": "status", "state": "challenge"}, "challenge"),
+        ({"type": "status", "state": "wrong_origin"}, "wrong_origin"),
+        ({"type": "status", "state": "ready", "reason": None}, "ready"),
+    ],
+)
+def test_status_reports_map_to_one_tab_state(frame: dict[str, Any], tab_state: str) -> None:
+    msg = parse_control(frame)
+    assert isinstance(msg, StatusReport) and msg.tab_state == tab_state
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "status", "state": "needs_human"},  # a person is needed: for what?
+        {"type": "status", "state": "needs_human", "reason": "bored"},
+    ],
+)
+def test_needs_human_must_name_a_known_reason(frame: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        parse_control(frame)
+
+
+def test_job_level_human_frames() -> None:
+    needs = JOB_EVENTS["needs_human"].model_validate(
+        {"request_id": "r1", "type": "needs_human", "reason": "recaptcha", "detail": "v2"})
+    assert isinstance(needs, NeedsHumanFrame)
+    assert (needs.reason, needs.detail) == ("recaptcha", "v2")
+    solved = JOB_EVENTS["human_solved"].model_validate({"request_id": "r1", "type": "human_solved"})
+    assert isinstance(solved, HumanSolvedFrame) and solved.reason == "recaptcha"
+
+
+def test_hello_ack_and_jobs_carry_the_human_check_settings() -> None:
+    ack = HelloAck(worker_id="w1", heartbeat_interval=15).model_dump()
+    assert ack["recaptcha_v2_sitekey"] == "" and ack["human_check_timeout_seconds"] == 90
+    spec = RecaptchaSpec(action="chat_submit", v2_timeout_seconds=30).model_dump()
+    assert spec == {"action": "chat_submit", "v3_retries": 1, "v2_timeout_seconds": 30}
+    assert CommandFrame(command="focus").model_dump() == {"command": "focus"}

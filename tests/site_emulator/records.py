@@ -21,18 +21,22 @@ class RecaptchaCheck:
     action: str  # the action the endpoint demands
     ok: bool
     reason: str  # "ok", "missing", "null", "empty", "malformed", "bad signature", "reused",
-    #              "forced failure", "expired", "wrong sitekey", "wrong action", "minted elsewhere"
+    #              "forced failure", "expired", "wrong sitekey", "wrong action", "minted elsewhere",
+    #              "low score", "not a v2 token", "not a v3 token", "v3 and v2 together"
     path: str
+    kind: str = "v3"  # which field was checked: "v3" (recaptchaV3Token) or "v2" (recaptchaV2Token)
 
 
 @dataclass
 class RecaptchaMint:
-    """One token handed out by the fake ``grecaptcha.enterprise.execute``."""
+    """One token handed out by the fake ``grecaptcha.enterprise`` (``execute``, or a click
+    on the visible v2 widget that ``render`` draws)."""
 
     action: str
     sitekey: str
     origin: str
     time: float
+    kind: str = "v3"  # "v3" (execute) or "v2" (the visible widget, clicked)
 
 
 @dataclass

@@ -34,7 +34,7 @@ _CONFIG_TEMPLATE = """\
   // Config format version (informational).
   "version": $version,
 
-  // ---- Session ids (written by `lmarena-bridge capture-ids`) ----
+  // ---- Session ids: "retry" strategy only (written by the capture-ids tool) ----
   // The site conversation and message the bridge "retries" for models that have no
   // entry in model_endpoint_map.json. Empty until captured.
   "session_id": $session_id,

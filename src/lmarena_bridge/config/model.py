@@ -111,10 +111,25 @@ class Settings(BaseModel):
         description="Model name that asks the site for an anonymous battle (mode battle).",
     )
     battle_side: Target = Field("A", description="Which battle side's answer is returned.")
+    refresh_models_on_connect: bool = Field(
+        False,
+        description="Read the site's model list when a tab connects and rewrite "
+        "available_models.json, logging what changed.",
+    )
+    add_new_models: bool = Field(
+        False,
+        description="With refresh_models_on_connect: also add the models models.json lacks.",
+    )
     reuse_site_sessions: bool = Field(
         False,
         description="Continue a site conversation the bridge started when a request extends "
         "it exactly (post-to-evaluation), instead of sending the whole transcript again.",
+    )
+    upload_images: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Images in chat requests (create strategy): uploaded through the tab to "
+        "the site's file store first when the model requires it (auto: its "
+        "inputCapabilities in available_models.json), always, or never.",
     )
     recaptcha_sitekey: str = Field(
         "",
@@ -122,6 +137,18 @@ class Settings(BaseModel):
     )
     recaptcha_retries: int = Field(
         1, ge=0, le=5, description="Fresh-token retries after the site rejects a reCAPTCHA token."
+    )
+    recaptcha_v2_sitekey: str = Field(
+        "",
+        description="Sitekey of the visible reCAPTCHA v2 check when the page shows none "
+        "(empty: built-in).",
+    )
+    human_check_timeout_seconds: float = Field(
+        90,
+        ge=0,
+        le=3600,
+        description="How long a request waits for a person to solve a check shown in its tab "
+        "(reCAPTCHA v2) before a 503; 0: no visible check, the refusal is reported at once.",
     )
     transcript_turn_format: str = Field(
         "{role}: {content}",

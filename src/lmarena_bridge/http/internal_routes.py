@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,10 +23,8 @@ from starlette.responses import Response
 from lmarena_bridge import __version__
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.config.defaults import AVAILABLE_MODELS_JSON
-from lmarena_bridge.config.editor import read_text
 from lmarena_bridge.config.edits import EditRefused, save_ids
 from lmarena_bridge.config.errors import ConfigFileError
-from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.model import Mode, Target
 from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
 from lmarena_bridge.http.auth import check_api_key
@@ -35,7 +32,12 @@ from lmarena_bridge.http.limits import require_json
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.relay.pool import Worker
-from lmarena_bridge.relay.tab_requests import Capture, TabRequests, write_available_models
+from lmarena_bridge.relay.tab_requests import (
+    Capture,
+    TabRequests,
+    read_available_models,
+    write_available_models,
+)
 from lmarena_bridge.site.models import extract_models
 
 log = logging.getLogger(__name__)
@@ -228,18 +230,6 @@ async def id_capture(request: Request) -> Response:
 # -- page source and models ---------------------------------------------------------------
 
 
-def _model_list(path: Path) -> list[dict[str, Any]]:
-    """The model objects of an available_models.json (also its older ``{name: model}``
-    shape); empty when the file is missing or unreadable."""
-    try:
-        data = parse_jsonc(read_text(path), file=path.name)
-    except (OSError, ConfigFileError):
-        return []
-    if isinstance(data, dict):
-        data = list(data.values())
-    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
-
-
 async def _save_models(bridge: Bridge, models: list[dict[str, Any]]) -> None:
     await asyncio.to_thread(write_available_models, bridge.config_dir, models)
     bridge.config_store.reload()
@@ -286,7 +276,7 @@ async def page_source(request: Request) -> Response:
     check_api_key(bridge.settings.api_key, request.headers)
     choice = await _our_form(request)
     # Before asking: a seed-era tab's answer rewrites the file on its own.
-    previous = await asyncio.to_thread(_model_list, bridge.config_dir / AVAILABLE_MODELS_JSON)
+    previous = await asyncio.to_thread(read_available_models, bridge.config_dir)
     configured = {name: t.model_id for name, t in bridge.config().models.items()}
     worker = bridge.tab_requests.pick_worker(choice.worker_id if choice else None)
     html = await bridge.tab_requests.page_source(worker, PAGE_SOURCE_TIMEOUT_SECONDS)

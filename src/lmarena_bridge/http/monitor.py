@@ -11,7 +11,6 @@ import time
 from functools import cache
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from lmarena_bridge.http.auth import check_api_key, token_matches
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.monitor import Subscriber
+from lmarena_bridge.relay.health import human_view
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,6 @@ def _bridge(conn: Request | WebSocket) -> Bridge:
     return conn.app.state.bridge
 
 
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """No Origin (not a browser) or an http(s) Origin naming the host the bridge was reached at."""
-    if origin is None:
-        return True
-    if not host:
-        return False
-    parts = urlsplit(origin.strip())
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
-
-
 # -- page and socket -------------------------------------------------------------------------
 
 
@@ -74,11 +64,8 @@ async def monitor(request: Request) -> Response:
 
 @routes.websocket("/ws/monitor")
 async def monitor_socket(ws: WebSocket) -> None:
+    # Pages of other origins were refused by http.origins.AccessGuard.
     bridge = _bridge(ws)
-    if not same_origin(ws.headers.get("origin"), ws.headers.get("host")):
-        log.warning("refused a monitor connection from origin %s", ws.headers.get("origin"))
-        await ws.close(code=1008)  # before accept: the handshake gets HTTP 403
-        return
     await ws.accept()
     api_key = bridge.settings.api_key
     if api_key and not token_matches(api_key, ws.query_params.get("key")):
@@ -119,6 +106,17 @@ def _on_action(bridge: Bridge, sub: Subscriber, raw: str) -> None:
             bridge.relay.command(worker, "refresh")
             log.info("monitor asked worker %s to reload its page", worker.id)
             result.update(ok=True, worker_id=worker.id, message=f"Reload sent to tab {worker.id}.")
+    elif action == "focus_worker":
+        worker = bridge.pool.workers.get(str(msg.get("worker_id")))
+        if worker is None:
+            result["message"] = "That tab is no longer connected."
+        else:
+            # Browsers let a page raise itself only sometimes; the tab also flashes its
+            # title (and notifies, when the user allowed notifications).
+            bridge.relay.command(worker, "focus")
+            result.update(ok=True, worker_id=worker.id, message=(
+                f"Asked tab {worker.id} to come to the front. If your browser keeps it in the "
+                "background, switch to the arena.ai tab whose title starts with 🙋."))
     else:
         result["message"] = "Unknown action."
     bridge.monitor.reply(sub, result)
@@ -152,10 +150,14 @@ async def ready(request: Request) -> Response:
     """Readiness: 200 when at least one tab can take a request, else 503 with the reason."""
     pool = _bridge(request).pool
     connected, ready_count = len(pool.workers), pool.ready_count
+    needs = [human_view(w) for w in pool.needing_human]
     body: dict[str, Any] = {
         "workers_connected": connected,
         "workers_ready": ready_count,
         "queue_depth": pool.queue_depth,
+        # Tabs a person must act in, with the one thing to do (relay/health.py).
+        "workers_needing_human": len(needs),
+        "needs_human": needs,
     }
     if ready_count:
         return JSONBytes({"status": "ready", **body})

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.http.model_routes import refresh_on_connect
 from lmarena_bridge.http.routing import Routes
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
 from lmarena_bridge.relay.jobs import DONE
@@ -72,14 +73,19 @@ def _on_hello(bridge: Bridge, worker: Worker, frame: dict[str, Any]) -> asyncio.
         version=hello.version,
         page=hello.page,
         capabilities=frozenset(hello.capabilities),
+        tab=hello.tab,
     )
     interval = bridge.settings.heartbeat_interval_seconds
     ack = HelloAck(
         worker_id=worker.id,
         heartbeat_interval=interval,
         recaptcha_sitekey=bridge.settings.recaptcha_sitekey,
+        recaptcha_v2_sitekey=bridge.settings.recaptcha_v2_sitekey,
+        human_check_timeout_seconds=bridge.settings.human_check_timeout_seconds,
     )
     bridge.relay.send_later(worker, ack.model_dump())
+    if bridge.settings.refresh_models_on_connect:
+        bridge.relay.in_background(refresh_on_connect(bridge, worker))
     return asyncio.get_running_loop().create_task(_heartbeat(bridge, worker))
 
 

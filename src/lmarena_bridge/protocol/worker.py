@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROTOCOL_VERSION = 2
 
@@ -58,10 +58,15 @@ class JobPayload(BaseModel):
 
 
 class RecaptchaSpec(BaseModel):
-    """Which v3 token the tab mints for each attempt, and how often it retries a rejection."""
+    """Which v3 token the tab mints for each attempt, and how often it retries a rejection.
+
+    ``v2_timeout_seconds``: after the v3 retries the tab shows the visible v2 check and
+    waits this long for a person (docs/worker-protocol.md "Human checks"); None: no v2 step.
+    """
 
     action: str
     v3_retries: int = 1
+    v2_timeout_seconds: float | None = None
 
 
 class SiteRequestPayload(BaseModel):
@@ -80,11 +85,12 @@ class JobFrame(BaseModel):
     payload: JobPayload | SiteRequestPayload
 
 
-Command = Literal["refresh", "reconnect", "activate_id_capture", "send_page_source"]
+Command = Literal["refresh", "reconnect", "activate_id_capture", "send_page_source", "focus"]
 
 
 class CommandFrame(BaseModel):
-    """refresh | reconnect | activate_id_capture | send_page_source (seed-era commands)."""
+    """refresh | reconnect | activate_id_capture | send_page_source (seed-era commands);
+    focus (protocol 2: bring the tab to the front if the browser allows it)."""
 
     command: Command
 
@@ -101,6 +107,10 @@ class HelloAck(BaseModel):
     heartbeat_interval: float
     recaptcha_sitekey: str = ""
     error_headers: list[str] = Field(default_factory=lambda: list(ERROR_HEADERS))
+    recaptcha_v2_sitekey: str = ""
+    # How long the visible v2 check waits for a person in jobs whose recaptcha spec does not
+    # say (seed payloads, whose token step the tab builds itself).
+    human_check_timeout_seconds: float = 90.0
 
 
 class Ping(BaseModel):
@@ -117,6 +127,8 @@ class Hello(_Frame):
     version: str = ""
     page: str = ""
     capabilities: list[str] = Field(default_factory=list)
+    # The browser tab's own id, kept across its reloads (a new connection each time).
+    tab: str = Field("", max_length=64)
 
 
 class Pong(_Frame):
@@ -124,20 +136,44 @@ class Pong(_Frame):
     ts: float | None = None
 
 
-WorkerState = Literal["ready", "challenge", "logged_out", "wrong_origin"]
+WorkerState = Literal["ready", "challenge", "logged_out", "wrong_origin", "needs_human"]
+# What a person must do in a tab that needs one (relay/health.py has the words for each).
+HumanReason = Literal["recaptcha", "challenge", "logged_out", "wrong_origin"]
+
+
+def _spelled(v: Any) -> Any:
+    # "logged-out" and "logged_out" both mean the same; accept either spelling.
+    return v.replace("-", "_").lower() if isinstance(v, str) else v
 
 
 class StatusReport(_Frame):
+    """The page's state. ``challenge``, ``logged_out`` and ``wrong_origin`` (what tabs have
+    always sent) mean ``needs_human`` with that reason; ``needs_human`` names its ``reason``."""
+
     type: Literal["status"]
     state: WorkerState
     page: str = ""
     detail: str = ""
+    reason: HumanReason | None = None
 
-    @field_validator("state", mode="before")
+    @field_validator("state", "reason", mode="before")
     @classmethod
     def _spelling(cls, v: Any) -> Any:
-        # "logged-out" and "logged_out" both mean the same; accept either spelling.
-        return v.replace("-", "_").lower() if isinstance(v, str) else v
+        return _spelled(v)
+
+    @model_validator(mode="after")
+    def _reason_named(self) -> StatusReport:
+        if self.state == "needs_human" and self.reason is None:
+            raise ValueError("a needs_human status must name its reason")
+        return self
+
+    @property
+    def tab_state(self) -> str:
+        """The pool's state for this report: ``ready`` or the reason a person is needed."""
+        if self.state == "needs_human":
+            assert self.reason is not None
+            return self.reason
+        return self.state
 
 
 class StructuredError(BaseModel):
@@ -158,6 +194,35 @@ class ErrorFrame(_Frame):
     error: StructuredError
 
 
+class NeedsHumanFrame(_Frame):
+    """Protocol 2, job level: the job waits for a person in its tab (the v2 check is shown)."""
+
+    request_id: str
+    type: Literal["needs_human"]
+    reason: HumanReason = "recaptcha"
+    detail: str = ""
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _spelling(cls, v: Any) -> Any:
+        return _spelled(v)
+
+
+class HumanSolvedFrame(_Frame):
+    """Protocol 2, job level: the person solved the check; the job's request goes out again."""
+
+    request_id: str
+    type: Literal["human_solved"]
+    reason: HumanReason = "recaptcha"
+
+
+# Job-level frames that carry a ``type`` (besides data and error frames).
+JOB_EVENTS: dict[str, type[BaseModel]] = {
+    "needs_human": NeedsHumanFrame,
+    "human_solved": HumanSolvedFrame,
+}
+
+
 class IdsCaptured(_Frame):
     type: Literal["ids_captured"]
     session_id: str
@@ -167,6 +232,63 @@ class IdsCaptured(_Frame):
 class PageSource(_Frame):
     type: Literal["page_source"]
     html: str
+
+
+# ---- non-stream jobs: one ``result`` frame answers each (relay/calls.py) ------------------
+
+
+class UploadPayload(BaseModel):
+    """Upload a file with the page's own server actions; answered by an ``UploadResult``."""
+
+    type: Literal["upload"] = "upload"
+    name: str
+    content_type: str
+    data_b64: str
+
+
+class ModelsPayload(BaseModel):
+    """Read the site's model catalog in the page; answered by a ``ModelsResult``."""
+
+    type: Literal["models"] = "models"
+
+
+class FetchImagePayload(BaseModel):
+    """Fetch an image from the page (the site's cookies for its own URLs); answered by a
+    ``FetchImageResult``. The tab refuses bodies larger than ``max_bytes``."""
+
+    type: Literal["fetch_image"] = "fetch_image"
+    url: str
+    max_bytes: int
+
+
+class ResultFrame(_Frame):
+    """Worker -> bridge, terminal: the answer of a non-stream job."""
+
+    request_id: str
+    result: dict[str, Any]
+
+
+class UploadResult(BaseModel):
+    """An ``experimental_attachments`` entry: the store's key, the type, a signed URL."""
+
+    name: str
+    contentType: str
+    url: str
+
+
+class ModelsResult(_Frame):
+    """``catalog`` from ``/nextjs-api/model-catalog``, or the page's ``html`` when the
+    catalog could not be read (``catalog_error`` says why)."""
+
+    source: Literal["catalog", "page"]
+    catalog: list[Any] | None = None
+    html: str | None = None
+    catalog_error: str | None = None
+
+
+class FetchImageResult(BaseModel):
+    content_type: str = ""
+    data_b64: str
 
 
 def parse_control(frame: dict[str, Any]) -> BaseModel | None:

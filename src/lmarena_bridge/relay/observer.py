@@ -40,6 +40,7 @@ class RequestRecord:
     error: str | None = None
     error_code: str | None = None
     routed_model: str | None = None  # the vendor a router model used, when the site says
+    prefer_worker: str | None = None  # the tab that ran this request's uploads: jobs go there
 
     @property
     def ttft(self) -> float | None:
@@ -73,6 +74,13 @@ class RelayObserver:
     ) -> None:
         """Once per finished request that offered tools: calls sent, blocks sent as text
         (by reason) and the tool names those blocks gave (model output: not for labels)."""
+    def tab_needs_human(self, worker: Worker, reason: str) -> None:
+        """A tab started needing a person (or now needs one for another reason)."""
+    def tab_usable_again(self, worker: Worker, reason: str, seconds: float) -> None:
+        """A connected tab that needed a person for ``reason`` is usable again."""
+    def human_check(self, rec: RequestRecord, reason: str, outcome: str, seconds: float) -> None:
+        """A request met a human check; ``outcome``: solved | timeout | cancelled | moved |
+        abandoned; ``seconds`` it waited for the person."""
 
 
 class Observers(RelayObserver):
@@ -128,3 +136,12 @@ class Observers(RelayObserver):
         self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]
     ) -> None:
         self._each("tool_calls", rec, calls, rejected, names)
+
+    def tab_needs_human(self, worker: Worker, reason: str) -> None:
+        self._each("tab_needs_human", worker, reason)
+
+    def tab_usable_again(self, worker: Worker, reason: str, seconds: float) -> None:
+        self._each("tab_usable_again", worker, reason, seconds)
+
+    def human_check(self, rec: RequestRecord, reason: str, outcome: str, seconds: float) -> None:
+        self._each("human_check", rec, reason, outcome, seconds)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lmarena_bridge.errors import NoWorkerAvailable
+from lmarena_bridge.relay.health import action_for, health_of, need_sentence
 from lmarena_bridge.relay.observer import RelayObserver
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ OPEN_SITE_HINT = (
 # A tab says hello right after connecting; until then (or for ever, protocol 1) its
 # capabilities are unknown.
 _HELLO_GRACE = 2.0
+# A tab that needed a person and reconnects (the bridge's refresh, a Cloudflare page that
+# reloads itself) within this long is the same need, not a new one.
+_NEED_MEMORY_SECONDS = 600.0
+_NEED_MEMORY_MAX = 64
 
 
 class WorkerConnection(Protocol):
@@ -46,8 +51,11 @@ class Worker:
     protocol: int = 1
     version: str = ""
     page: str = ""
+    tab: str = ""  # the browser tab's id across reloads (hello), "" when unknown
     capabilities: frozenset[str] = frozenset()
-    state: str = "ready"  # ready | challenge | logged_out
+    # As the tab reported it (or the bridge found it): ready, or why a person is needed
+    # (recaptcha | challenge | logged_out | wrong_origin); relay/health.py derives the rest.
+    state: str = "ready"
     state_detail: str = ""
     limit: int = 6
     connected_at: float = field(default_factory=time.time)
@@ -56,14 +64,31 @@ class Worker:
     reserved: int = 0  # slots handed out by acquire() but not yet released
     refresh_sent: bool = False
     closed: bool = False
+    # Jobs of this tab that wait for a person (the reCAPTCHA v2 overlay is up for them).
+    human_jobs: dict[str, str] = field(default_factory=dict)  # request id -> reason
+    needs_human_since: float | None = None  # time.time() the tab started needing a person
+    human_seen: str | None = None  # the reason observers were last told
+    human_since_mono: float = 0.0
 
     @property
     def load(self) -> int:
         return self.reserved
 
     @property
+    def human_reason(self) -> str | None:
+        """Why a person must act in this tab first (None: the tab is usable)."""
+        if self.state != "ready":
+            return self.state
+        return next(iter(self.human_jobs.values()), None)
+
+    @property
+    def health(self) -> str:
+        """ready | busy | needs_human | disconnected (relay/health.py)."""
+        return health_of(self)
+
+    @property
     def routable(self) -> bool:
-        return not self.closed and self.state == "ready"
+        return not self.closed and self.human_reason is None
 
     def can(self, requires: str | None) -> bool:
         return requires is None or requires in self.capabilities
@@ -76,6 +101,10 @@ class Worker:
             "page": self.page,
             "state": self.state,
             "detail": self.state_detail,
+            "health": self.health,
+            "reason": self.human_reason,
+            "action": action_for(self.human_reason) if self.human_reason else None,
+            "needs_human_since": self.needs_human_since,
             "load": self.load,
             "limit": self.limit,
             "connected_at": self.connected_at,
@@ -110,6 +139,8 @@ class WorkerPool:
         # FIFO of (future, capability the waiting job needs).
         self._waiters: deque[tuple[asyncio.Future[Worker], str | None]] = deque()
         self._ids = itertools.count(1)
+        # tab id -> (reason, since, since_mono, left_mono) of tabs that left needing a person
+        self._gone_needs: dict[str, tuple[str, float, float, float]] = {}
 
     # -- membership ------------------------------------------------------------------------
 
@@ -126,22 +157,78 @@ class WorkerPool:
         if self.workers.pop(worker.id, None) is None:
             return
         worker.closed = True
+        if worker.tab and worker.human_seen is not None and worker.needs_human_since:
+            if len(self._gone_needs) >= _NEED_MEMORY_MAX:
+                self._gone_needs.pop(next(iter(self._gone_needs)))
+            self._gone_needs[worker.tab] = (worker.human_seen, worker.needs_human_since,
+                                            worker.human_since_mono, time.monotonic())
         log.info("worker %s disconnected", worker.id)
         self._observer.worker_disconnected(worker)
 
     def set_state(self, worker: Worker, state: str, detail: str = "") -> None:
         if worker.state == state and worker.state_detail == detail:
+            if self._health_changed(worker):  # a need carried over a reload has ended
+                self._observer.worker_changed(worker)
+                self._wake()
             return
         worker.state, worker.state_detail = state, detail
         if state == "ready":
             worker.refresh_sent = False
         log.info("worker %s is %s %s", worker.id, state, detail)
+        self._health_changed(worker)
         self._observer.worker_changed(worker)
         self._wake()
+
+    def human_wait(self, worker: Worker, request_id: str, reason: str | None) -> None:
+        """Job ``request_id`` of ``worker`` waits for a person (``reason``), or no longer
+        (None). While any job of a tab waits, the tab gets no new jobs."""
+        if worker.human_jobs.get(request_id) == reason:
+            return
+        if reason is None:
+            del worker.human_jobs[request_id]
+        else:
+            worker.human_jobs[request_id] = reason
+        if worker.closed:
+            return  # a tab that left: observers were told already
+        self._health_changed(worker)
+        self._observer.worker_changed(worker)
+        self._wake()
+
+    def _resume_need(self, worker: Worker) -> None:
+        """A reloaded tab that left needing a person: the same need (its first status report
+        says whether it still stands), so it is counted and timed once."""
+        now = time.monotonic()
+        for tab, gone in list(self._gone_needs.items()):
+            if now - gone[3] > _NEED_MEMORY_SECONDS:
+                del self._gone_needs[tab]
+        left = self._gone_needs.pop(worker.tab, None)
+        if left is not None and worker.human_seen is None:
+            worker.human_seen, worker.needs_human_since, worker.human_since_mono = left[:3]
+
+    def _health_changed(self, worker: Worker) -> bool:
+        """Tell observers when a tab starts needing a person, or is usable again; True if so."""
+        reason = worker.human_reason
+        if reason == worker.human_seen or worker.closed:
+            return False
+        before, worker.human_seen = worker.human_seen, reason
+        now = time.monotonic()
+        if reason is None:
+            assert before is not None
+            self._observer.tab_usable_again(worker, before, now - worker.human_since_mono)
+            worker.needs_human_since = None
+            log.info("worker %s is usable again", worker.id)
+            return True
+        if before is None:  # a reason that changes is still the same wait for the person
+            worker.needs_human_since, worker.human_since_mono = time.time(), now
+        log.warning("%s", need_sentence(worker))
+        self._observer.tab_needs_human(worker, reason)
+        return True
 
     def update_info(self, worker: Worker, **info: Any) -> None:
         for key, value in info.items():
             setattr(worker, key, value)
+        if worker.tab:
+            self._resume_need(worker)
         self._observer.worker_changed(worker)
         self._wake()  # new capabilities may serve a waiting job
 
@@ -154,6 +241,15 @@ class WorkerPool:
     @property
     def ready_count(self) -> int:
         return sum(1 for w in self.workers.values() if w.routable)
+
+    @property
+    def needing_human(self) -> list[Worker]:
+        return [w for w in self.workers.values() if w.human_reason is not None]
+
+    def can_take_now(self, requires: str | None = None) -> bool:
+        """A usable tab (with capability ``requires``) has a free slot right now, and no
+        request waits in the queue before a new one."""
+        return not self._waiters and self._pick(requires) is not None
 
     @property
     def queue_depth(self) -> int:
@@ -172,6 +268,16 @@ class WorkerPool:
             ):
                 best = w
         return best
+
+    def take(self, worker: Worker, requires: str | None = None) -> bool:
+        """Reserve a slot on ``worker`` if it is ready, can do ``requires``, has room and
+        nobody is queued (they come first); False otherwise."""
+        if self._waiters or self.workers.get(worker.id) is not worker:
+            return False
+        if not (worker.routable and worker.reserved < worker.limit and worker.can(requires)):
+            return False
+        worker.reserved += 1
+        return True
 
     async def acquire(self, requires: str | None = None) -> Worker:
         """A worker with a free slot (and capability ``requires``); may wait in the queue.
@@ -239,10 +345,12 @@ class WorkerPool:
                 f"No browser tab is connected to the bridge. {OPEN_SITE_HINT}", retry_after=2
             )
         if not any(w.routable for w in self.workers.values()):
-            states = ", ".join(sorted({w.state for w in self.workers.values()}))
+            states = ", ".join(sorted({w.human_reason or w.state for w in self.workers.values()}))
+            needs = " ".join(need_sentence(w) for w in self.needing_human)
             return NoWorkerAvailable(
-                f"No browser tab is ready (tabs are: {states}). Check the site tab: complete "
-                "the Cloudflare check or log in, then try again.",
+                f"No browser tab is ready (tabs are: {states}). "
+                + (needs or "Check the site tab: complete the Cloudflare check or log in.")
+                + " Then try again.",
                 code="no_tab_ready",
                 retry_after=10,
             )

@@ -23,7 +23,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from lmarena_bridge.config.defaults import AVAILABLE_MODELS_JSON
-from lmarena_bridge.config.editor import write_atomic
+from lmarena_bridge.config.editor import read_text, write_atomic
+from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.errors import BridgeError, NoWorkerAvailable, Timeout
 from lmarena_bridge.protocol.worker import IdsCaptured, PageSource
 from lmarena_bridge.relay.jobs import Relay
@@ -181,6 +183,19 @@ class TabRequests:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def read_available_models(config_dir: Path) -> list[dict[str, Any]]:
+    """The model objects of available_models.json as the file holds them now (also its
+    older ``{name: model}`` shape); empty when the file is missing or unreadable."""
+    path = Path(config_dir) / AVAILABLE_MODELS_JSON
+    try:
+        data = parse_jsonc(read_text(path), file=path.name)
+    except (OSError, ConfigFileError):
+        return []
+    if isinstance(data, dict):
+        data = list(data.values())
+    return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
 
 def write_available_models(config_dir: Path, models: list[dict[str, Any]]) -> Path:

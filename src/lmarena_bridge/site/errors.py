@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from lmarena_bridge.errors import SiteError
+from lmarena_bridge.invocation import command
 
 # Cloudflare's challenge markers (docs/site-protocol.md §2), compared case-insensitively.
 # "Attention Required! | Cloudflare" is a WAF block rather than a challenge, but the cure is
@@ -165,7 +166,7 @@ def _classify(
         return SiteError(
             "LMArena refused the captured session: it belongs to another account or you are "
             "logged out. Check that you are logged in on the LMArena tab, then re-capture ids "
-            f"with `lmarena-bridge capture-ids`.{quote}",
+            f"with `{command('capture-ids')}`.{quote}",
             kind="session",
             status=403,
             type="permission_error",
@@ -174,7 +175,7 @@ def _classify(
     if status == 400 and "already has feedback" in lowered:
         return SiteError(
             "The captured LMArena message has been voted on and can no longer be retried; "
-            f"capture new ids with `lmarena-bridge capture-ids`.{quote}",
+            f"capture new ids with `{command('capture-ids')}`.{quote}",
             kind="session",
             status=400,
             type="invalid_request_error",
@@ -273,6 +274,41 @@ def _worker_named(code: str | None, said: str) -> SiteError | None:
             status=503,
             code="wrong_origin",
             retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if code in ("human_check_timeout", "human_check_cancelled"):
+        # The visible reCAPTCHA check was not solved (relay/human.py names the tab).
+        what = "was not solved in time" if code == "human_check_timeout" else "was cancelled"
+        return SiteError(
+            f"The reCAPTCHA check shown in the arena.ai tab {what}{detail}; the request was "
+            "not sent. Solve the check in the tab, then retry.",
+            kind="challenge",
+            status=503,
+            code=code,
+            retry_after=_CHALLENGE_RETRY_SECONDS,
+        )
+    if code == "upload_unavailable":
+        return SiteError(
+            "The arena.ai tab could not find the page's upload actions (generateUploadUrl, "
+            f"getSignedUrl){detail}, so the image could not be uploaded for this model. "
+            "Reload the tab and retry; if it keeps failing the site changed and the bridge "
+            "needs an update.",
+            kind="upload",
+            status=502,
+            code="upload_unavailable",
+        )
+    if code == "upload_failed":
+        return SiteError(
+            f"Uploading the image through the arena.ai tab failed{detail}.",
+            kind="upload",
+            status=502,
+            code="upload_failed",
+        )
+    if code == "fetch_failed":
+        return SiteError(
+            f"The arena.ai tab could not fetch the image{detail}.",
+            kind="other",
+            status=502,
+            code="image_fetch_failed",
         )
     if code == "bad_job":
         return SiteError(

@@ -63,6 +63,8 @@ class Evaluation:
     attachments: tuple[AttachmentPayload, ...] = ()
     session_id: str | None = None
     recaptcha_retries: int = 1
+    # How long the tab's visible v2 check waits for a person (None: no v2 step).
+    human_check_seconds: float | None = None
 
     def attempt(self, new_id: Callable[[], str] = uuid7) -> SiteRequestPayload:
         """The payload for one attempt, with ids no earlier attempt used."""
@@ -88,6 +90,10 @@ class Evaluation:
             method="POST",
             path=post_path(session_id) if self.session_id else CREATE_PATH,
             body=body,
-            recaptcha=RecaptchaSpec(action=SUBMIT_ACTION, v3_retries=self.recaptcha_retries),
+            recaptcha=RecaptchaSpec(
+                action=SUBMIT_ACTION,
+                v3_retries=self.recaptcha_retries,
+                v2_timeout_seconds=self.human_check_seconds,
+            ),
             stop_path=stop_path(session_id, user_message_id),
         )

@@ -29,7 +29,8 @@
 
   const CAPABILITIES = [
     "abort", "heartbeat", "status", "structured_errors", "ids_captured", "page_source",
-    "site_request", "recaptcha_v3", "stop",
+    "site_request", "recaptcha_v3", "stop", "recaptcha_v2", "focus", "models", "upload",
+    "fetch_image",
   ];
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 30000;
@@ -52,8 +53,8 @@
     "#challenge-form", "#challenge-running", "#cf-challenge-running", ".cf-browser-verification",
     "#cf-turnstile", "iframe[src*='challenges.cloudflare.com']",
   ].join(",");
-  const BADGE = { connected: "✅", connecting: "⏳", capture: "🎯", wrongOrigin: "⛔" };
-  const BADGE_PREFIX = /^(?:(?:✅|⏳|🎯|⛔)\s*)+/u;
+  const BADGE = { connected: "✅", connecting: "⏳", capture: "🎯", wrongOrigin: "⛔", human: "🙋" };
+  const BADGE_PREFIX = /^(?:(?:✅|⏳|🎯|⛔|🙋)\s*)+/u;
 
   // reCAPTCHA Enterprise v3 (docs/site-protocol.md §6). The page mints with
   // grecaptcha.enterprise.ready(cb) then execute(sitekey, {action}); tokens are single use.
@@ -64,6 +65,15 @@
   const RECAPTCHA_LOADED_GRACE_MS = 3000; // the script loaded but defines no API: give up early
   const RECAPTCHA_EXECUTE_MIN_MS = 5000;
   const RECAPTCHA_REJECTED = "recaptcha validation failed";
+  // The visible v2 check the site shows after a refused v3 token (docs/site-protocol.md §6).
+  const DEFAULT_V2_SITEKEY = "6Ld7ePYrAAAAAB34ovoFoDau1fqCJ6IyOjFEQaMn";
+  const DEFAULT_HUMAN_TIMEOUT_S = 90;   // the bridge sends its human_check_timeout_seconds
+  const HUMAN_OVERLAY_ID = "lmarena-bridge-human-check";
+  const HUMAN_WIDGET_ID = "lmarena-bridge-recaptcha-v2";
+  const HUMAN_CANCEL_ID = "lmarena-bridge-human-cancel";
+  const ATTENTION_MS = 8000;            // how long the title flashes after a `focus` command
+  const ATTENTION_BLINK_MS = 700;
+  const ATTENTION_TITLE = "LMArena Bridge needs you";
 
   // Tampermonkey honours @match/@noframes, but the same file is also injected as a plain
   // init script (tests, other managers), which runs on about:blank and in iframes too.
@@ -78,6 +88,22 @@
   const WRONG_ORIGIN = LEGACY_HOST.test(host) ? `this tab is on ${host}; open ${ARENA_ORIGIN}` : "";
 
   const log = (...args) => console.log("[LMArena Bridge]", ...args);
+
+  // This browser tab's id across its reloads (sessionStorage lives as long as the tab), so
+  // the bridge sees a check that spans a reload (Cloudflare, its own refresh) as one.
+  const TAB_ID = (() => {
+    const key = "lmarena-bridge.tab-id";
+    try {
+      let id = sessionStorage.getItem(key);
+      if (!id) {
+        id = crypto.randomUUID();
+        sessionStorage.setItem(key, id);
+      }
+      return id;
+    } catch (err) {
+      return "";  // storage blocked: every load is a new tab to the bridge
+    }
+  })();
 
   // The bridge's own requests call this unwrapped fetch directly, so the capture hook below
   // can never mistake them for the page's (the seed used a global flag, racy with concurrency).
@@ -94,8 +120,11 @@
   let apiChallenge = "";       // set when a site request met a challenge; a reload clears it
   let reported = null;         // last status sent: "state|detail"
   let configuredSitekey = "";  // recaptcha_sitekey from hello_ack
+  let configuredV2Sitekey = "";  // recaptcha_v2_sitekey from hello_ack
+  let humanTimeoutS = DEFAULT_HUMAN_TIMEOUT_S;  // human_check_timeout_seconds from hello_ack
   let errorHeaders = DEFAULT_ERROR_HEADERS;  // error_headers from hello_ack
   let injectedScript = null;   // {element, loadedAt, failed} for an enterprise.js we added
+  let titleBase = "";          // the page's own title (see pageTitle)
   // request_id -> {controller, stopPath, sent}: one AbortController per site request.
   const jobs = new Map();
 
@@ -123,7 +152,8 @@
     socket.onopen = () => {
       if (ws !== socket) return;
       lastHeard = Date.now();
-      send({ type: "hello", protocol: PROTOCOL, version: VERSION, page: location.href, capabilities: CAPABILITIES });
+      send({ type: "hello", protocol: PROTOCOL, version: VERSION, page: location.href, capabilities: CAPABILITIES,
+             tab: TAB_ID });
       reported = null; // the bridge knows nothing about this page yet
       reportState();
       if (pendingIds && send(pendingIds)) pendingIds = null;
@@ -175,6 +205,10 @@
       attempt = 0;
       heartbeatMs = Number(msg.heartbeat_interval) > 0 ? Number(msg.heartbeat_interval) * 1000 : 0;
       configuredSitekey = typeof msg.recaptcha_sitekey === "string" ? msg.recaptcha_sitekey.trim() : "";
+      configuredV2Sitekey = typeof msg.recaptcha_v2_sitekey === "string" ? msg.recaptcha_v2_sitekey.trim() : "";
+      // 0 turns the visible check off (the refusal is reported at once).
+      const humanTimeout = Number(msg.human_check_timeout_seconds);
+      humanTimeoutS = Number.isFinite(humanTimeout) && humanTimeout >= 0 ? humanTimeout : DEFAULT_HUMAN_TIMEOUT_S;
       errorHeaders = Array.isArray(msg.error_headers) && msg.error_headers.every((h) => typeof h === "string")
         ? msg.error_headers : DEFAULT_ERROR_HEADERS;
       setConnected(true);
@@ -200,6 +234,8 @@
       captureArmed = true;
       renderTitle();
       log("id capture armed: click Retry on the assistant message to use");
+    } else if (command === "focus") {
+      askForAttention();
     } else if (command === "send_page_source") {
       send({ type: "page_source", html: document.documentElement.outerHTML });
     } else {
@@ -345,6 +381,219 @@
     }
   }
 
+  // ---- human checks: the visible reCAPTCHA v2 ------------------------------------------
+
+  // When the site refuses the v3 tokens, its own page shows the visible v2 check and resends
+  // the same body with recaptchaV2Token instead (docs/site-protocol.md §6). Jobs that wait
+  // for it queue here, oldest first; one widget is on screen at a time (a token is single
+  // use), in an overlay that says what is going on and offers Cancel.
+  const humanQueue = [];       // {requestId, signal, finish(fn, value), resolve, reject}
+  let humanWidget = null;      // {entry, container} of the widget on screen
+  let humanTicker = null;      // refreshes the overlay's countdown
+  let attentionUntil = 0;      // Date.now() until which the title flashes
+  let noticedState = "ready";  // the page state a notification was last shown for
+
+  const needsPerson = (state) => state === "needs_human" || state === "challenge" || state === "logged_out";
+
+  // The v2 sitekey: the page's own v2 markup, else the bridge's config, else the site's key.
+  function v2Sitekey() {
+    const el = document.querySelector(".g-recaptcha[data-sitekey]");  // v2's standard markup
+    const key = el && el.getAttribute("data-sitekey");
+    if (key && key !== sitekey()) return key;
+    return configuredV2Sitekey || DEFAULT_V2_SITEKEY;
+  }
+
+  // Resolves with a v2 token once a person solved the check for this job; rejects with a
+  // JobError (human_check_timeout, human_check_cancelled, recaptcha_unavailable) or, when
+  // the job is aborted, an AbortError.
+  function solveV2(requestId, timeoutMs, signal, emit) {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(abortedError());
+        return;
+      }
+      const entry = { requestId, signal, resolve, reject, deadline: Date.now() + timeoutMs };
+      const onAbort = () => entry.finish(reject, abortedError());
+      const timer = setTimeout(() => entry.finish(reject, new JobError("human_check_timeout",
+        `nobody solved the reCAPTCHA check within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      entry.finish = (fn, value) => {
+        const index = humanQueue.indexOf(entry);
+        if (index < 0) return;
+        humanQueue.splice(index, 1);
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (humanWidget && humanWidget.entry === entry) dropWidget();
+        updateHumanCheck();
+        fn(value);
+      };
+      signal.addEventListener("abort", onAbort);
+      humanQueue.push(entry);
+      emit({ type: "needs_human", reason: "recaptcha",
+             detail: "the site refused the reCAPTCHA v3 tokens; the visible check is shown in the tab" });
+      updateHumanCheck();
+    });
+  }
+
+  // Shows, refreshes or removes the overlay to match the queue; reports the tab's state.
+  function updateHumanCheck() {
+    const overlay = document.getElementById(HUMAN_OVERLAY_ID);
+    if (!humanQueue.length) {
+      if (overlay) overlay.remove();
+      clearInterval(humanTicker);
+      humanTicker = null;
+    } else {
+      humanOverlay();
+      if (!humanWidget) renderWidget(humanQueue[0]);
+      if (!humanTicker) humanTicker = setInterval(showHumanStatus, 1000);
+      showHumanStatus();
+    }
+    reportState();
+    renderTitle();
+  }
+
+  function showHumanStatus() {
+    const status = document.querySelector(`#${HUMAN_OVERLAY_ID} .lmarena-bridge-status`);
+    if (!status || !humanQueue.length) return;
+    const left = Math.max(0, Math.round((humanQueue[0].deadline - Date.now()) / 1000));
+    const waiting = humanQueue.length === 1 ? "1 request waits" : `${humanQueue.length} requests wait`;
+    status.textContent = `${waiting} for this check · ${left} s left`;
+  }
+
+  function humanOverlay() {
+    let overlay = document.getElementById(HUMAN_OVERLAY_ID);
+    if (overlay) return overlay;
+    const el = (tag, text, css) => {
+      const node = document.createElement(tag);
+      if (text) node.textContent = text;
+      if (css) node.style.cssText = css;
+      return node;
+    };
+    overlay = el("div", "", "position:fixed;inset:0;z-index:2147483647;display:flex;align-items:center;" +
+      "justify-content:center;background:rgba(15,18,25,.55);font:14px/1.45 system-ui,sans-serif");
+    overlay.id = HUMAN_OVERLAY_ID;
+    overlay.setAttribute("role", "dialog");
+    overlay.setAttribute("aria-modal", "true");
+    overlay.setAttribute("aria-label", "LMArena Bridge: security check");
+    const panel = el("div", "", "background:#fff;color:#1d2330;max-width:440px;margin:16px;padding:18px 20px;" +
+      "border-radius:10px;box-shadow:0 10px 40px rgba(0,0,0,.35);transition:outline-color .3s");
+    panel.className = "lmarena-bridge-panel";
+    panel.append(
+      el("div", "🙋 LMArena Bridge: arena.ai wants a quick check", "font-weight:600;font-size:16px;margin-bottom:6px"),
+      el("p", "arena.ai did not accept the automatic reCAPTCHA for a request from the bridge. " +
+        "Solve the check below and the request continues by itself.", "margin:0 0 8px"),
+      el("p", "", "margin:0 0 10px;color:#6a7282;font-size:13px"),
+      el("div", "", "min-height:78px;margin-bottom:10px"),
+      el("p", "", "margin:0 0 10px;color:#b35c00;font-size:13px"),
+    );
+    panel.children[2].className = "lmarena-bridge-status";
+    panel.children[3].className = "lmarena-bridge-widget";
+    panel.children[4].className = "lmarena-bridge-note";
+    const cancel = el("button", "Cancel (the waiting requests fail)", "font:inherit;padding:5px 12px;" +
+      "border-radius:6px;border:1px solid #c9ced6;background:#f6f7f9;color:#1d2330;cursor:pointer");
+    cancel.id = HUMAN_CANCEL_ID;
+    cancel.type = "button";
+    cancel.addEventListener("click", cancelHumanChecks);
+    panel.appendChild(cancel);
+    overlay.appendChild(panel);
+    (document.body || document.documentElement).appendChild(overlay);
+    return overlay;
+  }
+
+  function setHumanNote(text) {
+    const note = document.querySelector(`#${HUMAN_OVERLAY_ID} .lmarena-bridge-note`);
+    if (note) note.textContent = text;
+  }
+
+  function dropWidget() {
+    if (humanWidget) humanWidget.container.remove();
+    humanWidget = null;
+  }
+
+  // grecaptcha.enterprise.render into a fresh element (a widget cannot be rendered twice).
+  async function renderWidget(entry) {
+    const slot = document.querySelector(`#${HUMAN_OVERLAY_ID} .lmarena-bridge-widget`);
+    const container = document.createElement("div");
+    container.id = HUMAN_WIDGET_ID;
+    slot.appendChild(container);
+    humanWidget = { entry, container };
+    setHumanNote("");
+    try {
+      const api = await recaptchaReady(entry.signal, Date.now() + RECAPTCHA_WAIT_MS);
+      if (typeof api.render !== "function") {
+        throw new JobError("recaptcha_unavailable", "grecaptcha.enterprise.render is missing");
+      }
+      if (!humanWidget || humanWidget.entry !== entry) return;  // gone meanwhile
+      api.render(container, {
+        sitekey: v2Sitekey(),
+        theme: window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light",
+        callback: (token) => {
+          if (typeof token === "string" && token) entry.finish(entry.resolve, token);
+        },
+        "expired-callback": () => setHumanNote("The check expired; please solve it again."),
+        "error-callback": () => setHumanNote("reCAPTCHA could not run the check (network?); try again."),
+      });
+    } catch (err) {
+      if (entry.signal.aborted) return;
+      entry.finish(entry.reject, err instanceof JobError ? err
+        : new JobError("recaptcha_unavailable", `the reCAPTCHA check could not be shown: ${describe(err)}`));
+    }
+  }
+
+  function cancelHumanChecks() {
+    log("the person cancelled the reCAPTCHA check");
+    for (const entry of humanQueue.slice()) {
+      entry.finish(entry.reject, new JobError("human_check_cancelled", "the reCAPTCHA check was cancelled in the page"));
+    }
+  }
+
+  // A desktop notification, only when the user already allowed them (never asks).
+  function notify(body) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      const note = new Notification(ATTENTION_TITLE, { body, tag: "lmarena-bridge-human" });
+      note.onclick = () => {
+        window.focus();
+        note.close();
+      };
+    } catch (err) {
+      // Some browsers only allow notifications from a service worker: the title badge stays.
+    }
+  }
+
+  function noticeState(state) {
+    if (state === noticedState) return;
+    noticedState = state;
+    if (!needsPerson(state)) return;
+    notify(state === "needs_human" ? "Solve the reCAPTCHA check in the arena.ai tab; the request waits for it."
+      : state === "challenge" ? "Complete the Cloudflare check in the arena.ai tab."
+        : "Log in to arena.ai in the tab the bridge uses.");
+  }
+
+  // The bridge's `focus` command (the monitor's "Bring tab to front"): browsers honour
+  // window.focus() only sometimes, so the title flashes and the overlay is outlined too.
+  function askForAttention() {
+    try {
+      window.focus();
+    } catch (err) {
+      // ignored: a background tab may not raise itself
+    }
+    attentionUntil = Date.now() + ATTENTION_MS;
+    document.documentElement.dataset.lmarenaBridgeAttention = "on";
+    const panel = document.querySelector(`#${HUMAN_OVERLAY_ID} .lmarena-bridge-panel`);
+    if (panel) panel.style.outline = "4px solid #f0a54a";
+    if (document.hidden) notify("This arena.ai tab needs you (see the monitor).");
+    const blink = setInterval(() => {
+      renderTitle();
+      if (Date.now() >= attentionUntil) {
+        clearInterval(blink);
+        delete document.documentElement.dataset.lmarenaBridgeAttention;
+        const shown = document.querySelector(`#${HUMAN_OVERLAY_ID} .lmarena-bridge-panel`);
+        if (shown) shown.style.outline = "";
+        renderTitle();
+      }
+    }, ATTENTION_BLINK_MS / 2);
+  }
+
   // ---- jobs -----------------------------------------------------------------------------
 
   function describe(err) {
@@ -391,6 +640,9 @@
       }
       const retries = Number(spec.v3_retries);
       recaptcha = { action: spec.action, retries: Number.isFinite(retries) && retries > 0 ? Math.floor(retries) : 0 };
+      // After the v3 retries: the visible v2 check, waiting this long for a person (0: none).
+      const v2 = Number(spec.v2_timeout_seconds);
+      recaptcha.v2TimeoutMs = Number.isFinite(v2) && v2 > 0 ? v2 * 1000 : 0;
     }
     return {
       method,
@@ -438,7 +690,7 @@
       path: "/nextjs-api/stream/retry-evaluation-session-message/" +
         `${encodeURIComponent(payload.session_id)}/messages/${encodeURIComponent(payload.message_id)}`,
       body: { messages, modelId: payload.target_model_id ?? null },
-      recaptcha: { action: "chat_retry", retries: 1 },
+      recaptcha: { action: "chat_retry", retries: 1, v2TimeoutMs: humanTimeoutS * 1000 },
       stopPath: null,
     };
   }
@@ -469,6 +721,10 @@
     };
     try {
       if (WRONG_ORIGIN) throw new JobError("wrong_origin", WRONG_ORIGIN);
+      if (Object.prototype.hasOwnProperty.call(TASKS, payload.type)) {
+        emit({ result: await TASKS[payload.type](payload, signal) });
+        return;
+      }
       let request;
       if (payload.type === "site_request") request = siteRequest(payload);
       else if (payload.type == null) request = seedRequest(payload);
@@ -476,10 +732,13 @@
       job.stopPath = request.stopPath;
 
       let retriesLeft = request.recaptcha ? request.recaptcha.retries : 0;
+      let v2Token = null;  // set once a person solved the visible check: one v2 resend
       for (;;) {
-        // A fresh body per attempt: the same ids, a new single-use token.
+        // A fresh body per attempt: the same ids, a new single-use token. The v2 resend
+        // carries the v2 token and no v3 field, as the site's own page does.
         const body = { ...request.body };
-        if (request.recaptcha) body.recaptchaV3Token = await mintToken(request.recaptcha.action, signal);
+        if (v2Token) body.recaptchaV2Token = v2Token;
+        else if (request.recaptcha) body.recaptchaV3Token = await mintToken(request.recaptcha.action, signal);
         if (signal.aborted) return;
         job.sent = true;
         // No headers, like the site: the browser sends text/plain and the page's cookies.
@@ -497,10 +756,18 @@
           return;
         }
         const text = await readText(response);
-        if (request.recaptcha && retriesLeft > 0 && isRecaptchaRejection(response.status, text)) {
-          retriesLeft -= 1;
-          log("reCAPTCHA token rejected; retrying with a fresh one");
-          continue;
+        if (request.recaptcha && !v2Token && isRecaptchaRejection(response.status, text)) {
+          if (retriesLeft > 0) {
+            retriesLeft -= 1;
+            log("reCAPTCHA token rejected; retrying with a fresh one");
+            continue;
+          }
+          if (request.recaptcha.v2TimeoutMs > 0) {
+            log("reCAPTCHA token rejected again; showing the visible check");
+            v2Token = await solveV2(requestId, request.recaptcha.v2TimeoutMs, signal, emit);
+            emit({ type: "human_solved", reason: "recaptcha" });
+            continue;
+          }
         }
         reportHttpError(response, text, emit);
         return;
@@ -560,6 +827,174 @@
     }
   }
 
+  // ---- non-stream jobs: models, uploads, images (docs/worker-protocol.md) ---------------
+
+  // Each answers with one {request_id, result} frame. Uploads go through the site's own
+  // Next.js server actions (docs/site-protocol.md §10), whose ids change with every
+  // deployment: they are read by name from the script chunks this page loaded.
+  const CATALOG_PATH = "/nextjs-api/model-catalog";
+  const CHUNK_PATH = "/_next/static/chunks/";
+  const UPLOAD_ACTIONS = ["generateUploadUrl", "getSignedUrl"];
+  const TASKS = { models: modelsTask, upload: uploadTask, fetch_image: fetchImageTask };
+  let uploadActions = null;    // {name: id}, found once per page load
+
+  // models: the site's catalog; when it cannot be read, the page itself (its initialModels).
+  async function modelsTask(payload, signal) {
+    let problem;
+    try {
+      const response = await nativeFetch.call(window, CATALOG_PATH, { signal, credentials: "same-origin" });
+      if (response.ok) {
+        const catalog = await response.json();
+        if (Array.isArray(catalog)) return { source: "catalog", catalog };
+        problem = "the catalog is not a list";
+      } else {
+        problem = `HTTP ${response.status}`;
+      }
+    } catch (err) {
+      if (signal.aborted) throw err;
+      problem = describe(err);
+    }
+    return { source: "page", html: document.documentElement.outerHTML, catalog_error: problem };
+  }
+
+  // The page's own script chunks: from the resource timeline and the script tags.
+  function chunkUrls() {
+    const urls = new Set();
+    const add = (raw) => {
+      try {
+        const url = new URL(raw, location.href);
+        if (url.origin === location.origin && url.pathname.startsWith(CHUNK_PATH) && url.pathname.endsWith(".js")) {
+          urls.add(url.href);
+        }
+      } catch (err) {
+        // not a URL
+      }
+    };
+    for (const entry of performance.getEntriesByType("resource")) add(entry.name);
+    for (const script of document.scripts) if (script.src) add(script.src);
+    return Array.from(urls);
+  }
+
+  // Next.js writes each action as createServerReference)("<id>",callServer,…,"<name>").
+  function actionId(source, name) {
+    const found = new RegExp(`createServerReference\\)\\(\\s*"([0-9a-f]{40,})"[^()]*?"${name}"\\s*\\)`).exec(source);
+    return found ? found[1] : null;
+  }
+
+  async function findUploadActions(signal) {
+    if (uploadActions) return uploadActions;
+    const found = {};
+    const urls = chunkUrls();
+    for (const url of urls) {
+      let source;
+      try {
+        const response = await nativeFetch.call(window, url, { signal, credentials: "same-origin" });
+        if (!response.ok) continue;
+        source = await response.text();
+      } catch (err) {
+        if (signal.aborted) throw err;
+        continue;
+      }
+      for (const name of UPLOAD_ACTIONS) found[name] = found[name] || actionId(source, name);
+      if (UPLOAD_ACTIONS.every((name) => found[name])) {
+        uploadActions = found;
+        return found;
+      }
+    }
+    const missing = UPLOAD_ACTIONS.filter((name) => !found[name]).join(", ");
+    throw new JobError("upload_unavailable", `no ${missing} action in the ${urls.length} script chunks of this page`);
+  }
+
+  // A server action called as the page calls it; its value is the RSC row "1:".
+  async function callAction(name, args, signal) {
+    const actions = await findUploadActions(signal);
+    const response = await nativeFetch.call(window, location.href, {
+      method: "POST", signal, credentials: "same-origin", redirect: "manual", body: JSON.stringify(args),
+      headers: { "Next-Action": actions[name], Accept: "text/x-component", "Content-Type": "text/plain;charset=UTF-8" },
+    });
+    const text = await readText(response);
+    if (!response.ok) {
+      if (response.status === 404) uploadActions = null;  // a new deployment: scan again next time
+      throw new JobError("upload_failed", `${name} answered HTTP ${response.status} ${text.slice(0, 200)}`);
+    }
+    const row = text.split("\n").find((line) => line.startsWith("1:"));
+    let value = null;
+    try {
+      value = row ? JSON.parse(row.slice(2)) : null;
+    } catch (err) {
+      value = null;
+    }
+    if (!value || typeof value !== "object") throw new JobError("upload_failed", `${name} sent no value`);
+    return value;
+  }
+
+  function base64Bytes(b64) {
+    const text = atob(b64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    return bytes;
+  }
+
+  // upload: the bytes become a file of the site's store, the way the page's own upload does it.
+  async function uploadTask(payload, signal) {
+    const { name, content_type: type, data_b64: data } = payload;
+    if (typeof name !== "string" || !name || typeof type !== "string" || !type || typeof data !== "string") {
+      throw new JobError("bad_job", "an upload needs name, content_type and data_b64");
+    }
+    let bytes;
+    try {
+      bytes = base64Bytes(data);
+    } catch (err) {
+      throw new JobError("bad_job", "data_b64 is not base64");
+    }
+    const prepared = await callAction("generateUploadUrl", [name, type], signal);
+    const target = prepared.data || {};
+    if (!prepared.success || typeof target.uploadUrl !== "string" || typeof target.key !== "string") {
+      throw new JobError("upload_failed", `generateUploadUrl refused: ${prepared.error || "no upload URL"}`);
+    }
+    const put = await nativeFetch.call(window, target.uploadUrl, {
+      method: "PUT", body: bytes, headers: { "Content-Type": type }, signal, credentials: "omit",
+    });
+    if (!put.ok) {
+      throw new JobError("upload_failed", `the file store answered HTTP ${put.status} ${(await readText(put)).slice(0, 200)}`);
+    }
+    const signed = await callAction("getSignedUrl", [target.key.replace(/^\/+/, "")], signal);
+    const url = signed.data && signed.data.url;
+    if (typeof url !== "string" || !url) throw new JobError("upload_failed", `getSignedUrl gave no URL: ${signed.error || ""}`);
+    return { name: target.key, contentType: type, url };
+  }
+
+  // fetch_image: an image as this page sees it (the site's own URLs with its cookies).
+  async function fetchImageTask(payload, signal) {
+    let url;
+    try {
+      url = new URL(payload.url);
+    } catch (err) {
+      throw new JobError("bad_job", "fetch_image needs a URL");
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new JobError("bad_job", "fetch_image takes http(s) URLs only");
+    const limit = Number(payload.max_bytes) > 0 ? Number(payload.max_bytes) : Infinity;
+    let response;
+    try {
+      response = await nativeFetch.call(window, url.href, {
+        signal, credentials: url.origin === location.origin ? "same-origin" : "omit",
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new JobError("fetch_failed", describe(err));
+    }
+    if (!response.ok) throw new JobError("fetch_failed", `HTTP ${response.status}`);
+    const blob = await response.blob();
+    if (blob.size > limit) throw new JobError("fetch_failed", `larger than ${limit} bytes`);
+    const dataUrl = String(await new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    }));
+    return { content_type: blob.type || "", data_b64: dataUrl.slice(dataUrl.indexOf(",") + 1) };
+  }
+
   // ---- id capture -----------------------------------------------------------------------
 
   // Installed once; it only looks at the page's own requests (see nativeFetch) and never
@@ -581,10 +1016,11 @@
 
   // ---- page state and title -------------------------------------------------------------
 
+  // [state, detail, reason]: reason only with "needs_human" (older states name it themselves).
   function pageState() {
     if (WRONG_ORIGIN) return ["wrong_origin", WRONG_ORIGIN];
     if (apiChallenge) return ["challenge", apiChallenge];
-    const title = document.title || "";
+    const title = pageTitle();
     const shown = CHALLENGE_TITLES.find((marker) => title.includes(marker));
     if (shown) return ["challenge", `page title says "${shown}"`];
     if (document.querySelector(CHALLENGE_SELECTOR) || "_cf_chl_opt" in window) {
@@ -594,15 +1030,29 @@
     // its absence from document.cookie proves nothing, and a wrong "logged_out" would stop
     // the bridge from using a working tab.
     if (document.querySelector("[data-logged-out]")) return ["logged_out", "the page shows a logged-out view"];
+    if (humanQueue.length) {
+      const waiting = humanQueue.length === 1 ? "a request waits" : `${humanQueue.length} requests wait`;
+      return ["needs_human", `${waiting} for the reCAPTCHA check shown in the page`, "recaptcha"];
+    }
     return ["ready", ""];
   }
 
   // Sends a status report when the state (or its reason) changed since the last one.
   function reportState() {
-    const [state, detail] = pageState();
+    const [state, detail, reason] = pageState();
+    noticeState(state);
     const key = `${state}|${detail}`;
     if (key === reported) return;
-    if (send({ type: "status", state, page: location.href, detail })) reported = key;
+    const frame = { type: "status", state, page: location.href, detail };
+    if (reason) frame.reason = reason;
+    if (send(frame)) reported = key;
+  }
+
+  // The page's own title, without our badges (nor the attention text while it flashes).
+  function pageTitle() {
+    const current = (document.title || "").replace(BADGE_PREFIX, "");
+    if (current !== ATTENTION_TITLE) titleBase = current;
+    return titleBase;
   }
 
   function setConnected(value) {
@@ -612,10 +1062,14 @@
 
   // One badge in front of the page's own title; re-applied when the site sets its title.
   function renderTitle() {
-    const base = (document.title || "").replace(BADGE_PREFIX, "");
+    const base = pageTitle();
     const badge = (WRONG_ORIGIN ? BADGE.wrongOrigin : "") + (captureArmed ? BADGE.capture : "") +
-      (connected ? BADGE.connected : BADGE.connecting);
-    const wanted = `${badge} ${base}`;
+      (needsPerson(pageState()[0]) ? BADGE.human : "") + (connected ? BADGE.connected : BADGE.connecting);
+    let wanted = `${badge} ${base}`;
+    // After a `focus` command the title flashes, so the tab is found in a crowded tab bar.
+    if (Date.now() < attentionUntil && Math.floor(Date.now() / ATTENTION_BLINK_MS) % 2) {
+      wanted = `${BADGE.human} ${ATTENTION_TITLE}`;
+    }
     if (document.title !== wanted) document.title = wanted;
   }
 

@@ -1,0 +1,69 @@
+"""One model of a tab's health, shared by routing, /health/ready, /metrics and /monitor.
+
+A tab is one of:
+
+- ``ready``: usable, no job running;
+- ``busy``: usable, running at least one job (it may still have free slots);
+- ``needs_human``: a person must act in the tab first; ``reason`` says why:
+  ``recaptcha`` (the site wants the visible reCAPTCHA v2 check solved), ``challenge``
+  (a Cloudflare check), ``logged_out`` (no session), ``wrong_origin`` (not on arena.ai);
+- ``disconnected``: its socket closed (the pool forgets it right after).
+
+Only ``ready`` and ``busy`` tabs get new jobs. The raw ``Worker.state`` stays what the tab
+reported (``ready`` or one of the reasons); ``health_of`` derives the rest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmarena_bridge.relay.pool import Worker
+
+HEALTH_STATES = ("ready", "busy", "needs_human", "disconnected")
+HUMAN_REASONS = ("recaptcha", "challenge", "logged_out", "wrong_origin")
+
+# The one thing a person does about each reason, as the monitor and errors say it.
+ACTIONS = {
+    "recaptcha": "solve the reCAPTCHA check shown in that tab",
+    "challenge": "complete the Cloudflare check in that tab",
+    "logged_out": "log in to arena.ai in that tab (or reload it so the site signs you in)",
+    "wrong_origin": "open https://arena.ai in that tab",
+}
+
+
+def health_of(worker: Worker) -> str:
+    if worker.closed:
+        return "disconnected"
+    if worker.human_reason is not None:
+        return "needs_human"
+    return "busy" if worker.load > 0 else "ready"
+
+
+def action_for(reason: str) -> str:
+    return ACTIONS.get(reason, "look at that tab")
+
+
+def tab_name(worker: Worker) -> str:
+    """``tab w3 (https://arena.ai/c/…)``: how errors and the monitor name a tab."""
+    return f"tab {worker.id} ({worker.page})" if worker.page else f"tab {worker.id}"
+
+
+def need_sentence(worker: Worker) -> str:
+    """``Tab w3 (https://arena.ai/…) needs you: solve the reCAPTCHA check shown in that tab.``"""
+    reason = worker.human_reason or ""
+    name = tab_name(worker)
+    return f"{name[0].upper()}{name[1:]} needs you: {action_for(reason)}."
+
+
+def human_view(worker: Worker) -> dict[str, Any]:
+    """A tab that needs a person, for /health/ready and the monitor's banner."""
+    reason = worker.human_reason or ""
+    return {
+        "id": worker.id,
+        "page": worker.page,
+        "reason": reason,
+        "action": action_for(reason),
+        "detail": worker.state_detail,
+        "since": worker.needs_human_since,
+    }
