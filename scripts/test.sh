@@ -7,6 +7,11 @@ if ! [ -x /usr/bin/chromium ]; then
   $SUDO apt-get update -q
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 fi
+# A venv left half-made or made by a Python older than 3.11 is recreated, not reused.
+if [ -e .venv ] && ! .venv/bin/python -c 'import sys, pip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "The .venv here is broken or too old; recreating it." >&2
+  rm -rf .venv
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 .venv/bin/ruff check .

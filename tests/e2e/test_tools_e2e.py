@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from tests.site_emulator import IMAGE_MODEL_ID, EmulatorState, wait_for
+from tests.site_emulator.catalog import model_catalog
 from tests.tools.tool_runner import ToolRun
 
 from .conftest import SITE, Bridge, Tabs
@@ -133,13 +134,19 @@ async def test_update_models_reads_the_page_and_applies(
 
     run = ToolRun(tool(bridge, "update-models", "--apply", "echo-vision-1")).start()
     assert await run.finished(30) == 0, run.errors
-    assert json.loads((bridge.config_dir / "available_models.json").read_text()) == site.models
-    assert "Added (5): " in run.output
-    assert f'Image-capable models (1):\n  echo-image-1  "{IMAGE_MODEL_ID}:image"' in run.output
-    # Added after the user's entries, which stay as they were.
+    # The tab read the site's model catalog: every arena, each entry with its arena.
+    written = json.loads((bridge.config_dir / "available_models.json").read_text())
+    catalog = model_catalog(site.models, site.catalog_extra)
+    assert written == [{**m, "arena": g["arena"]} for g in catalog for m in g["models"]]
+    assert "its model catalog" in run.output
+    assert "Added (9): " in run.output and "echo-1 [code]" in run.output
+    assert "  echo-vision-1: text, vision (images uploaded first)" in run.output
+    assert f'Image-capable models (1):\n  echo-image-1  "text-to-image:{IMAGE_MODEL_ID}"' in (
+        run.output)
+    # Added after the user's entries, which stay as they were; the value names the arena.
     text = models_path.read_text("utf-8")
     assert text.startswith(before.rstrip()[:-1].rstrip())
-    assert json.loads(text)["echo-vision-1"] == next(
+    assert json.loads(text)["echo-vision-1"] == "text:" + next(
         m["id"] for m in site.models if m["publicName"] == "echo-vision-1")
     async with httpx.AsyncClient() as http:
         await wait_for(lambda: "echo-vision-1" in bridge.app.state.bridge.config().models, 5,

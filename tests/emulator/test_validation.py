@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,17 +19,22 @@ from .conftest import CREATE, create_body, send
 NOW_MS = int(time.time() * 1000)
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    (uuid7(), None),
-    (str(uuid.uuid4()), "Invalid UUIDv7: version 4"),
-    ("not-a-uuid", "uuid"),
-    (uuid7(NOW_MS - 11 * 60 * 1000), "Invalid UUIDv7: timestamp too far from now"),
-    (uuid7(NOW_MS + 11 * 60 * 1000), "Invalid UUIDv7: timestamp too far from now"),
-    (uuid7(NOW_MS - 9 * 60 * 1000), None),
-    (uuid7()[:19] + "c" + uuid7()[20:], "Invalid UUIDv7: variant is not RFC 4122"),
+def at(offset_ms: int) -> Callable[[], str]:
+    """An id made when the test runs (collection may happen minutes earlier)."""
+    return lambda: uuid7(int(time.time() * 1000) + offset_ms)
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (at(0), None),
+    (lambda: str(uuid.uuid4()), "Invalid UUIDv7: version 4"),
+    (lambda: "not-a-uuid", "uuid"),
+    (at(-11 * 60 * 1000), "Invalid UUIDv7: timestamp too far from now"),
+    (at(11 * 60 * 1000), "Invalid UUIDv7: timestamp too far from now"),
+    (at(-9 * 60 * 1000), None),
+    (lambda: uuid7()[:19] + "c" + uuid7()[20:], "Invalid UUIDv7: variant is not RFC 4122"),
 ])
-def test_uuid7_rule(value: str, problem: str | None) -> None:
-    assert uuid7_problem(value) == problem
+def test_uuid7_rule(make: Callable[[], str], problem: str | None) -> None:
+    assert uuid7_problem(make()) == problem
 
 
 def without(body: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,6 +72,23 @@ async def test_models_list_and_retrieve(bridge, client) -> None:
     assert {m.object for m in models.data} == {"model"}
     one = await client.models.retrieve("echo-model")
     assert one.id == "echo-model" and one.created == models.data[0].created
+
+
+async def test_models_carry_the_site_capabilities(make_bridge) -> None:
+    srv = await make_bridge()
+    (Path(srv.app.state.bridge.config_dir) / "available_models.json").write_text(json.dumps([
+        {"id": "e2d9d353-6dbe-4414-bf87-bd289d523726", "publicName": "echo", "organization": "acme",
+         "capabilities": {"inputCapabilities": {"text": True, "image": {"requiresUpload": True}},
+                          "outputCapabilities": {"text": True, "search": True}}},
+    ]))
+    store = srv.app.state.bridge.config_store
+    await wait_for(lambda: len(store.current.available_models) == 1, timeout=5)
+    async with httpx.AsyncClient() as http:
+        data = {m["id"]: m for m in (await http.get(f"{srv.url}/v1/models")).json()["data"]}
+    assert data["echo-model"]["owned_by"] == "acme"
+    assert data["echo-model"]["capabilities"] == {
+        "vision": True, "image_output": False, "search": True, "requires_upload": True}
+    assert "capabilities" not in data["image-model"]  # the site did not list it
 
 
 async def test_api_key_protects_v1(make_bridge) -> None:

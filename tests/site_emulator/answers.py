@@ -7,9 +7,12 @@ Every answer starts with a heartbeat line, then ``routed_model`` when set, then 
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from .hosts import ARENA_ORIGIN
 from .state import EmulatorState
+from .store import StoredObject
 from .stream import HEARTBEAT, deltas, line
 
 # A 1×1 PNG: image answers with state.image_as_base64 carry it as "data".
@@ -27,11 +30,20 @@ def preamble(state: EmulatorState) -> list[str]:
 
 
 def image_item(state: EmulatorState) -> dict[str, Any]:
+    """One generated image: base64 ``data``, or an ``image`` URL (``state.image_urls``)."""
     if state.image_as_base64:
         return {"type": "image", "data": PNG_1PX, "mimeType": "image/png"}
     state.image_counter += 1
-    return {"type": "image", "image": f"https://images.emulator.test/{state.image_counter}.png",
-            "mimeType": "image/png"}
+    name = f"{state.image_counter}.png"
+    if state.image_urls == "external":
+        return {"type": "image", "image": f"https://images.emulator.test/{name}",
+                "mimeType": "image/png"}
+    key = f"generated/{name}"
+    state.store.objects[key] = StoredObject(key=key, content_type="image/png",
+                                            data=base64.b64decode(PNG_1PX), owner=None)
+    url = (state.store.presign("GET", key, state.signed_url_lifetime)
+           if state.image_urls == "store" else f"{ARENA_ORIGIN}/nextjs-api/images/{name}")
+    return {"type": "image", "image": url, "mimeType": "image/png"}
 
 
 def answer_lines(

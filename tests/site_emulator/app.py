@@ -5,6 +5,7 @@
 - ``lmarena.ai``, ``*.lmarena.ai``: every request → 301 to ``https://arena.ai`` + same path
   and query (logged in ``state.redirects``), as the renamed site does.
 - ``www.google.com``, ``www.recaptcha.net``: the fake reCAPTCHA (recaptcha.py).
+- ``uploads.emulator.test``: the file store's presigned URLs (uploads.py, store.py).
 
 ``create_emulator(state)`` returns a Starlette app whose only state is ``state``.
 """
@@ -18,12 +19,13 @@ from starlette.routing import Host, Mount, Route
 from starlette.types import Receive, Scope, Send
 
 from .evaluation import RETRY_PATH, stream_routes
-from .hosts import ARENA_ORIGIN, LEGACY_HOST, RECAPTCHA_HOSTS
+from .hosts import ARENA_ORIGIN, LEGACY_HOST, RECAPTCHA_HOSTS, UPLOADS_HOST
 from .page import chat_page
 from .recaptcha import create_recaptcha_app
 from .records import record
 from .responses import challenge_response
 from .state import AUTH_COOKIE, EmulatorState
+from .uploads import arena_routes, create_store_app, server_action
 
 __all__ = ["RETRY_PATH", "create_emulator"]
 
@@ -40,6 +42,7 @@ def create_emulator(state: EmulatorState) -> Starlette:
         Host(LEGACY_HOST, legacy),
         Host(f"{{subdomain}}.{LEGACY_HOST}", legacy),
         *(Host(host, recaptcha) for host in RECAPTCHA_HOSTS),
+        Host(UPLOADS_HOST, create_store_app(state)),
         Mount("", arena),  # arena.ai, and any other host so in-process tests stay simple
     ])
 
@@ -66,6 +69,8 @@ class LegacyRedirect:
 
 def create_arena_app(state: EmulatorState) -> Starlette:
     async def page(request: Request) -> Response:
+        if request.method == "POST":  # Next.js server actions post to the page's URL
+            return await server_action(state, request)
         rec = record(state, request, body=None, size=0)
         if state.challenge_active:
             rec.status = 403
@@ -99,8 +104,9 @@ def create_arena_app(state: EmulatorState) -> Starlette:
         return Response(status_code=204)  # keeps "no console errors" checks quiet
 
     return Starlette(routes=[
-        *(Route(path, page) for path in PAGE_PATHS),
+        *(Route(path, page, methods=["GET", "HEAD", "POST"]) for path in PAGE_PATHS),
         *stream_routes(state),
+        *arena_routes(state),
         Route("/__emulator/solve", solve, methods=["POST"]),
         Route("/__emulator/challenge", challenge_status),
         Route("/favicon.ico", favicon),

@@ -9,7 +9,8 @@
 Order of checks on create/post/retry: Cloudflare challenge, injected failure
 (``fail_next`` or ``[[emulate:kind]]`` in the prompt), body size (413), auth cookie (401),
 session and message lookup (post/retry: 404/401), Zod body (400), reCAPTCHA token (403),
-then the site's own rules (battle turn, prompt size 429, duplicate ids, feedback, chain).
+then the site's own rules (battle turn, prompt size 429, attachments a ``requiresUpload``
+model cannot see 400, duplicate ids, feedback, chain).
 Any other method on these paths answers 405 (logged, like every request here).
 """
 
@@ -37,6 +38,7 @@ from .responses import (
 )
 from .state import EmulatorState, SiteMessage, SiteSession
 from .stream import answer_stream
+from .uploads import attachment_refusal
 from .validation import TWO_SIDED, evaluation_issues, retry_issues, zod_error
 
 STREAM = "/nextjs-api/stream"
@@ -202,9 +204,12 @@ def token_refused(state: EmulatorState, rec: RecordedRequest, body: dict[str, An
 
 def site_rules(state: EmulatorState, body: dict[str, Any],
                session: SiteSession | None = None) -> Response | None:
-    """Prompt size (429 prompt failed) and id reuse (400) of a valid create/post body."""
+    """Prompt size (429 prompt failed), id reuse (400) and attachments a model that
+    requires uploads cannot see (400) of a valid create/post body."""
     if len(body["userMessage"]["content"]) > state.max_prompt_chars:
         return JSONResponse(PROMPT_FAILED, status_code=429)
+    if refused := attachment_refusal(state, body):
+        return refused
     keys = ("userMessageId", "modelAMessageId", "modelBMessageId")
     ids = [body[k] for k in keys if isinstance(body.get(k), str)]
     if session is None:

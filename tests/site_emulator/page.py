@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .state import TEXT_MODEL_ID, EmulatorState, SiteSession
+from .uploads import chunk_tags
 
 PAGE_TITLE = "LMArena"
 
@@ -124,7 +125,7 @@ def chat_page(state: EmulatorState, session: SiteSession | None, logged_in: bool
     sitekey_js = json.dumps(state.recaptcha_sitekey)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{PAGE_TITLE}</title>{recaptcha_tag(state)}"
+        f"<title>{PAGE_TITLE}</title>{recaptcha_tag(state)}{chunk_tags()}"
         "<script>(self.__next_f=self.__next_f||[]).push([0])</script></head>"
         f"<body{body_attrs}>{''.join(pushes)}{main}"
         f"<script>const HISTORY = {history_js}, SITEKEY = {sitekey_js};{_PAGE_JS}</script>"

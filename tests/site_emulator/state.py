@@ -25,11 +25,13 @@ from .catalog import (
     STEALTH_MODEL_ID,
     TEXT_MODEL_ID,
     VISION_MODEL_ID,
+    catalog_only_models,
     default_models,
 )
 from .hosts import ARENA_ORIGIN
 from .ids import uuid7
 from .records import RecaptchaCheck, RecaptchaMint, RecordedRequest, StreamControl
+from .store import UploadStore
 
 __all__ = [  # names that used to live here stay importable from here
     "IMAGE_MODEL_ID", "SEARCH_MODEL_ID", "STEALTH_MODEL_ID", "TEXT_MODEL_ID", "VISION_MODEL_ID",
@@ -38,6 +40,7 @@ __all__ = [  # names that used to live here stay importable from here
 
 AUTH_COOKIE = "arena-auth-prod-v1"
 DEFAULT_RECAPTCHA_SITEKEY = "6LeTGMcsAAAAALuIlkVwIxaAuZA8VledA6d3Nnb0"
+DEFAULT_RECAPTCHA_V2_SITEKEY = "6Ld7ePYrAAAAAB34ovoFoDau1fqCJ6IyOjFEQaMn"
 
 FailureKind = Literal[
     "challenge",  # 403 Cloudflare page + cf-mitigated: challenge
@@ -58,7 +61,9 @@ FailureKind = Literal[
 ]
 FAILURE_KINDS: tuple[str, ...] = get_args(FailureKind)
 SessionMode = Literal["direct", "direct-battle", "battle", "side-by-side"]
-RecaptchaMode = Literal["ok", "unavailable"]
+# ok: good tokens pass; unavailable: enterprise.js defines no grecaptcha; low_score: every
+# v3 token fails, only a v2 token from a clicked widget passes; v2_fails: both fail.
+RecaptchaMode = Literal["ok", "unavailable", "low_score", "v2_fails"]
 
 
 @dataclass
@@ -126,10 +131,13 @@ class Chunking:
 _RESET_FIELDS = (
     "requests", "failures", "chunking", "chars_per_delta", "reasoning", "images_per_answer",
     "max_body_bytes", "challenge_active", "auto_login", "page_variant", "redirects",
-    "recaptcha_sitekey", "recaptcha_mode", "recaptcha_token_max_age", "recaptcha_checks",
+    "recaptcha_sitekey", "recaptcha_v2_sitekey", "recaptcha_mode", "recaptcha_token_max_age",
+    "recaptcha_checks",
     "recaptcha_mints", "recaptcha_forced_failures", "page_has_recaptcha_script",
     "direct_battle_turns", "heartbeat_interval", "max_prompt_chars", "routed_model",
     "image_as_base64",
+    "catalog_extra", "catalog_available", "upload_actions_advertised", "upload_url_lifetime",
+    "signed_url_lifetime", "image_urls", "store", "asset_requests",
 )
 
 
@@ -155,7 +163,8 @@ class EmulatorState:
     redirects: list[RecordedRequest] = field(default_factory=list)  # lmarena.ai hits (301)
     # reCAPTCHA Enterprise v3 (recaptcha.py)
     recaptcha_sitekey: str = DEFAULT_RECAPTCHA_SITEKEY
-    recaptcha_mode: RecaptchaMode = "ok"  # "unavailable": enterprise.js defines no grecaptcha
+    recaptcha_v2_sitekey: str = DEFAULT_RECAPTCHA_V2_SITEKEY  # the visible widget's key
+    recaptcha_mode: RecaptchaMode = "ok"  # see RecaptchaMode
     recaptcha_token_max_age: float = 120.0
     recaptcha_checks: list[RecaptchaCheck] = field(default_factory=list)
     recaptcha_mints: list[RecaptchaMint] = field(default_factory=list)
@@ -167,6 +176,18 @@ class EmulatorState:
     max_prompt_chars: int = 200_000  # longer userMessage.content: 429 prompt failed
     routed_model: str | None = None  # when set: a2 routed_model line after the heartbeat
     image_as_base64: bool = False  # image answers carry base64 "data" instead of a URL
+    # Models and files (catalog.py, uploads.py, store.py)
+    catalog_extra: tuple[tuple[str, dict[str, Any]], ...] = field(
+        default_factory=lambda: tuple(catalog_only_models()))  # (arena, model) beyond the page's
+    catalog_available: bool = True  # False: /nextjs-api/model-catalog answers 404
+    upload_actions_advertised: bool = True  # False: no script chunk names the upload actions
+    upload_url_lifetime: float = 600.0  # presigned PUT URLs (generateUploadUrl)
+    signed_url_lifetime: float = 3600.0  # signed GET URLs (getSignedUrl, stored image answers)
+    # Where image answers given as URLs point: "external" (a host nobody serves), "store"
+    # (a signed GET URL of the file store) or "site" (arena.ai, only with the auth cookie).
+    image_urls: Literal["external", "store", "site"] = "external"
+    store: UploadStore = field(default_factory=UploadStore)
+    asset_requests: list[RecordedRequest] = field(default_factory=list)  # chunks, file store
     # Internal: the token secret and spent nonces outlive reset(), so no token is ever reused.
     recaptcha_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     recaptcha_used: set[str] = field(default_factory=set, repr=False)
@@ -274,13 +295,16 @@ class EmulatorState:
         self.challenge_active = False
 
     def mint_recaptcha_token(self, action: str, *, sitekey: str | None = None,
-                             issued_at: float | None = None, origin: str = ARENA_ORIGIN) -> str:
-        """A token as the fake ``execute`` would mint it, with any claim overridden.
+                             issued_at: float | None = None, origin: str = ARENA_ORIGIN,
+                             kind: str = "v3") -> str:
+        """A token as the fake ``execute`` (or, ``kind="v2"``, a clicked v2 widget) would
+        mint it, with any claim overridden.
 
         For tests that need a token the page could not get (old, other sitekey, other origin).
         """
-        return tokens.mint(self.recaptcha_secret, sitekey or self.recaptcha_sitekey, action,
-                           time.time() if issued_at is None else issued_at, origin)
+        default_key = self.recaptcha_v2_sitekey if kind == "v2" else self.recaptcha_sitekey
+        return tokens.mint(self.recaptcha_secret, sitekey or default_key, action,
+                           time.time() if issued_at is None else issued_at, origin, kind)
 
     # ---- model registry ----------------------------------------------------------------
 
@@ -318,6 +342,11 @@ class EmulatorState:
     @property
     def stop_requests(self) -> list[RecordedRequest]:
         return self._logged("/stream/stop/")
+
+    @property
+    def action_requests(self) -> list[RecordedRequest]:
+        """Logged server-action calls (``Next-Action`` POSTs to a page, uploads.py)."""
+        return [r for r in self.requests if "next-action" in r.headers]
 
     @property
     def page_loads(self) -> list[RecordedRequest]:

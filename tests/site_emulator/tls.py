@@ -1,5 +1,5 @@
 """A throwaway self-signed certificate for serving the emulator as https://arena.ai (and the
-other mapped hosts: lmarena.ai, the reCAPTCHA hosts).
+other mapped hosts: lmarena.ai, the reCAPTCHA hosts, the file store).
 
 Chromium maps the site's host names to the emulator with ``--host-resolver-rules`` and
 accepts the certificate because the test context sets ``ignore_https_errors``.
@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 SITE_HOSTS = ("lmarena.ai", "*.lmarena.ai", "arena.ai", "*.arena.ai", "www.google.com",
-              "www.recaptcha.net")
+              "www.recaptcha.net", "uploads.emulator.test")
 
 
 def make_cert(directory: Path, hosts: tuple[str, ...] = SITE_HOSTS) -> tuple[Path, Path]:

@@ -72,6 +72,10 @@ async def test_list_written_and_diff_printed(make_bridge, workers) -> None:
     out = run.output
     assert f"Read {len(SITE.models)} models from tab {w.worker_id}" in out
     assert "Added (3): echo-image-1, echo-vision-1, mystery-model" in out
+    # Each new model with what the site says it can do.
+    assert "  echo-image-1: image output" in out
+    assert "  echo-vision-1: text, vision (images uploaded first)" in out
+    assert "  mystery-model: text" in out
     assert "Removed (1): old-model" in out
     assert "Renamed (1): echo-search-0 -> echo-search-1" in out
     assert f'Image-capable models (1):\n  echo-image-1  "{IMAGE_MODEL_ID}:image"' in out

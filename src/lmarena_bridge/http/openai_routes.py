@@ -19,6 +19,7 @@ from lmarena_bridge.http.responses import JSONBytes, error_response
 from lmarena_bridge.http.routing import Routes, bridge_of, unless_disconnected
 from lmarena_bridge.protocol.openai import ChatCompletionRequest, ModelCard, ModelList
 from lmarena_bridge.relay.observer import RequestRecord
+from lmarena_bridge.site.models import card_capabilities
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -85,20 +86,19 @@ def authorise(request: Request) -> Bridge:
 
 def _model_cards(bridge: Bridge) -> list[ModelCard]:
     cfg = bridge.config()
-    orgs = {
-        m.get("id"): m.get("organization") or m.get("provider")
-        for m in cfg.available_models
-        if isinstance(m, dict)
-    }
-    cards = [
-        ModelCard(
-            id=name,
-            created=MODEL_CREATED,
-            owned_by=orgs.get(target.model_id) or "lmarena",
-            type="image" if target.is_image else "text",
+    known = {m.get("id"): m for m in cfg.available_models if isinstance(m, dict)}
+    cards = []
+    for name, target in cfg.models.items():
+        entry = known.get(target.model_id) or {}
+        cards.append(
+            ModelCard(
+                id=name,
+                created=MODEL_CREATED,
+                owned_by=entry.get("organization") or entry.get("provider") or "lmarena",
+                type="image" if target.is_image else "text",
+                capabilities=card_capabilities(entry, target.kind) if entry else None,
+            )
         )
-        for name, target in cfg.models.items()
-    ]
     s = cfg.settings
     if s.site_strategy == "create":
         if s.battle_model not in cfg.models:  # the anonymous battle pseudo-model

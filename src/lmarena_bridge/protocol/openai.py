@@ -160,12 +160,22 @@ class Usage(BaseModel):
     total_tokens: int
 
 
+class ModelCapabilities(BaseModel):
+    vision: bool = False  # takes images
+    image_output: bool = False  # makes images
+    search: bool = False  # answers from web search
+    requires_upload: bool = False  # images must be uploaded to the site first
+
+
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
     created: int
     owned_by: str
     type: Literal["text", "image"] | None = None  # ours: what the model produces
+    # ours: what the site says the model can do (from available_models.json), for clients
+    # that pick a model by ability
+    capabilities: ModelCapabilities | None = None
 
 
 class ModelList(BaseModel):

@@ -25,6 +25,7 @@ from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_early_failure, record_failure, record_finished
 from lmarena_bridge.relay.tool_calls import ToolSet
+from lmarena_bridge.relay.uploads import Uploader
 from lmarena_bridge.site.request import (
     EndpointRotation,
     SiteJob,
@@ -79,6 +80,7 @@ class ChatService:
         self.observer = observer
         self.rotation = rotation
         self.conversations = ConversationMemory()
+        self.uploader = Uploader(relay)
 
     def prepare(self, req: ChatCompletionRequest, rec: RequestRecord) -> PreparedChat:
         """Validate and build the site job; raises a 4xx BridgeError before any dispatch."""
@@ -102,7 +104,10 @@ class ChatService:
         )
 
     async def open(self, prep: PreparedChat) -> JobRun:
+        """Upload the request's images if its model needs that, then dispatch the job."""
         req = prep.req
+        if prep.job.upload_images:
+            prep.job = await self.uploader.upload(prep.job, prep.rec)
         # A plain non-streaming answer is parsed once at the end; streams, stop sequences
         # and length limits need each chunk as it comes.
         eager = req.stream or bool(req.stop_sequences()) or req.token_limit() is not None

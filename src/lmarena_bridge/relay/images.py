@@ -1,5 +1,10 @@
 """Image generation (``/v1/images/generations``, docs/site-protocol.md §5.2): ``n`` separate site
-jobs on image models, every image URL of their ``a2`` lines, optionally fetched as base64.
+jobs on image models, every image of their ``a2`` lines (a URL or base64 data), optionally
+returned as base64.
+
+For ``b64_json`` an http(s) image is downloaded by the bridge; one on the site's own domain
+(its cookies are needed) or one the bridge cannot reach is fetched by a tab instead (a
+``fetch_image`` job, relay/calls.py; docs/site-protocol.md §10).
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -15,9 +21,13 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
+
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
 from lmarena_bridge.protocol.openai import ImageGenerationRequest
+from lmarena_bridge.protocol.worker import FetchImagePayload, FetchImageResult
+from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
@@ -29,6 +39,8 @@ log = logging.getLogger("lmarena_bridge.requests")
 
 FETCH_TIMEOUT_SECONDS = 60.0
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+FETCH_IMAGE = "fetch_image"  # the worker capability
+_SITE_HOST = re.compile(r"(?:^|\.)(?:lm)?arena\.ai$")
 
 
 class ImageFetchFailed(BridgeError):
@@ -87,7 +99,9 @@ class ImageService:
                 elif isinstance(result, BaseException):
                     raise result
                 else:
-                    urls += result
+                    urls += result[0]
+                    # Downloads through a tab go to one that made an image (its account).
+                    rec.prefer_worker = rec.prefer_worker or result[1]
             if not urls:
                 raise errors[0]
             if errors:
@@ -96,7 +110,7 @@ class ImageService:
                     rec.request_id, len(errors), len(jobs), errors[0].message,
                 )
             if req.response_format == "b64_json":
-                images = await asyncio.gather(*(self._b64(url) for url in urls))
+                images = await asyncio.gather(*(self._b64(url, rec) for url in urls))
                 data = [{"b64_json": b64} for b64 in images]
             else:
                 data = [{"url": url} for url in urls]
@@ -111,9 +125,11 @@ class ImageService:
         finally:
             self._finished(rec)
 
-    async def _one(self, job: SiteJob, s: Settings, rec: RequestRecord) -> list[str]:
-        """Every image URL one generation produced; raises BridgeError (502 ``no_image``
-        when the answer ended without an image)."""
+    async def _one(
+        self, job: SiteJob, s: Settings, rec: RequestRecord
+    ) -> tuple[list[str], str | None]:
+        """Every image URL one generation produced and the tab that ran it; raises
+        BridgeError (502 ``no_image`` when the answer ended without an image)."""
         # Eager: an image seen before a stall still counts, so chunks are read as they come.
         run = JobRun.for_settings(
             self.relay, job.attempt_payload, rec, s, eager=True, requires=job.requires
@@ -150,17 +166,49 @@ class ImageService:
             run.close()
         if not answer.images:
             raise _no_image(answer)
-        return [image.url for image in answer.images]
+        worker = run.job.worker.id if run.job is not None else None
+        return [image.url for image in answer.images], worker
 
-    async def _b64(self, url: str) -> str:
-        """The image at ``url`` as base64: ``data:`` URLs are decoded, http(s) fetched."""
+    async def _b64(self, url: str, rec: RequestRecord) -> str:
+        """The image at ``url`` as base64: ``data:`` URLs are decoded, http(s) fetched by
+        the bridge, or by a tab for the site's own URLs and when the bridge cannot."""
         if url.startswith("data:"):
             return base64.b64encode(_data_url_bytes(url)).decode("ascii")
-        scheme = urllib.parse.urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
             raise ImageFetchFailed(f"Cannot fetch the generated image {url!r}: unsupported URL.")
-        body = await asyncio.to_thread(_fetch, url, self.fetch_timeout)
+        tab_can = any(w.can(FETCH_IMAGE) for w in self.relay.pool.workers.values())
+        if tab_can and _SITE_HOST.search(parts.hostname or ""):
+            return await self._through_tab(url, rec)
+        try:
+            body = await asyncio.to_thread(_fetch, url, self.fetch_timeout)
+        except ImageFetchFailed as direct:
+            if not tab_can:
+                raise
+            try:
+                return await self._through_tab(url, rec)
+            except ImageFetchFailed as tab:
+                raise ImageFetchFailed(f"{direct.message} {tab.message}") from None
         return base64.b64encode(body).decode("ascii")
+
+    async def _through_tab(self, url: str, rec: RequestRecord) -> str:
+        """The image fetched by a browser tab (``fetch_image`` job), as base64."""
+        payload = FetchImagePayload(url=url, max_bytes=MAX_IMAGE_BYTES).model_dump()
+        try:
+            answer = await call_tab(self.relay, payload, requires=FETCH_IMAGE,
+                                    timeout=self.fetch_timeout, rec=rec)
+            data = FetchImageResult.model_validate(answer.value).data_b64
+            base64.b64decode(data, validate=True)
+        except (ValidationError, binascii.Error, ValueError):
+            raise ImageFetchFailed(
+                f"The browser tab sent no usable image for {url}; update the userscript."
+            ) from None
+        except BridgeError as exc:
+            raise ImageFetchFailed(
+                f"Fetching the generated image {url} through the browser tab failed: "
+                f"{exc.message}"
+            ) from None
+        return data
 
     # -- bookkeeping -----------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lmarena_bridge.protocol.openai import ModelCapabilities
+
 _KEYS = ("initialModels", "initialState")
 # The string literal of a flight push; possessive quantifiers keep the scan linear.
 _PUSH = re.compile(r"""self\.__next_f\.push\(\s*\[\s*1\s*,\s*("(?:[^"\\]++|\\.)*+")\s*\]\s*\)""")
@@ -75,7 +77,11 @@ def is_image_model(model: dict[str, Any]) -> bool:
 
 
 def models_json_value(model: dict[str, Any]) -> str:
-    """The models.json value for a site model: ``"<id>:image"`` or ``"<id>"``."""
+    """The models.json value for a site model: ``"<arena>:<id>"`` for a catalog entry (the
+    arena says what kind it is), else ``"<id>:image"`` or ``"<id>"``."""
+    arena = model.get("arena")
+    if isinstance(arena, str) and arena:
+        return f"{arena}:{model['id']}"
     return f"{model['id']}:image" if is_image_model(model) else str(model["id"])
 
 
@@ -199,8 +205,26 @@ def _dedupe(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _names_by_id(models: list[dict[str, Any]]) -> dict[str, str]:
-    return {
-        m["id"]: str(m.get("publicName") or m.get("name") or m["id"])
-        for m in models
-        if isinstance(m, dict) and isinstance(m.get("id"), str)
-    }
+    """id -> name; a catalog entry outside the text arena is named with its arena."""
+    names = {}
+    for m in models:
+        if isinstance(m, dict) and isinstance(m.get("id"), str):
+            name = str(m.get("publicName") or m.get("name") or m["id"])
+            arena = m.get("arena")
+            names[m["id"]] = f"{name} [{arena}]" if arena not in (None, "", "text") else name
+    return names
+
+
+
+def card_capabilities(entry: dict[str, Any], kind: str = "text") -> ModelCapabilities:
+    """What ``/v1/models`` says a model can do: the site's flags and the models.json kind."""
+    flags = model_capabilities(entry)
+    caps = entry.get("capabilities")
+    inputs = caps.get("inputCapabilities") if isinstance(caps, dict) else None
+    image_in = inputs.get("image") if isinstance(inputs, dict) else None
+    return ModelCapabilities(
+        vision=flags["vision"],
+        image_output=flags["image"] or kind == "image",
+        search=flags["search"] or kind == "search",
+        requires_upload=isinstance(image_in, dict) and bool(image_in.get("requiresUpload")),
+    )

@@ -23,9 +23,11 @@ from lmarena_bridge.config.model import (
     ids_are_set,
 )
 from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
+from lmarena_bridge.invocation import command
 from lmarena_bridge.protocol.openai import ChatCompletionRequest, ChatMessage, ImagePart, TextPart
 from lmarena_bridge.protocol.worker import AttachmentPayload, JobPayload, MessageTemplate
 from lmarena_bridge.site.attachments import attachment_from_url
+from lmarena_bridge.site.catalog import find_entry, requires_upload
 from lmarena_bridge.site.evaluation import Evaluation, Modality
 from lmarena_bridge.site.tool_prompt import (
     check_tool_request,
@@ -72,6 +74,8 @@ class SiteJob:
     # and the turns whose continuation this request's answer becomes.
     fallback: Evaluation | None = None
     turn_keys: tuple[TurnKey, ...] = ()
+    # The images must first become files of the site's store (relay/uploads.py).
+    upload_images: bool = False
 
     @property
     def requires(self) -> str | None:
@@ -88,6 +92,21 @@ class SiteJob:
     def fallback_payload(self) -> dict[str, Any]:
         assert self.fallback is not None
         return self.fallback.attempt().model_dump()
+
+    def attachments(self) -> list[AttachmentPayload]:
+        """Every attachment the job may send (its follow-up's fallback included)."""
+        return [a for ev in (self.evaluation, self.fallback) if ev for a in ev.attachments]
+
+    def with_uploads(self, uploaded: dict[str, AttachmentPayload]) -> SiteJob:
+        """This job with every attachment whose URL ``uploaded`` names replaced by the file."""
+
+        def swap(ev: Evaluation | None) -> Evaluation | None:
+            if ev is None:
+                return None
+            return replace(ev, attachments=tuple(uploaded.get(a.url, a) for a in ev.attachments))
+
+        return replace(self, evaluation=swap(self.evaluation), fallback=swap(self.fallback),
+                       upload_images=False)
 
 
 class EndpointRotation:
@@ -235,11 +254,13 @@ def _create_job(
             content=content,
             attachments=attachments,
             recaptcha_retries=s.recaptcha_retries,
+            human_check_seconds=s.human_check_timeout_seconds or None,
         )
         return SiteJob(
             payload=None, model=model, target=None, is_image=False, mode="battle",
             battle_target=s.battle_side, side=side, prompt_chars=len(content),
             evaluation=evaluation,
+            upload_images=bool(attachments) and s.upload_images == "always",
         )
     if target is None or target.model_id is None:
         raise NotConfigured(
@@ -255,6 +276,7 @@ def _create_job(
         model_a_id=target.model_id,
         attachments=attachments,
         recaptcha_retries=s.recaptcha_retries,
+        human_check_seconds=s.human_check_timeout_seconds or None,
     )
     keys = tuple(turn_key(role, t) for role, t in turns)
     fallback = None
@@ -275,7 +297,17 @@ def _create_job(
         payload=None, model=model, target=target, is_image=modality == "image",
         mode="direct_chat", battle_target="A", side="a", prompt_chars=len(content),
         evaluation=evaluation, fallback=fallback, turn_keys=keys,
+        upload_images=bool(attachments) and _uploads_wanted(target, config),
     )
+
+
+def _uploads_wanted(target: ModelTarget, config: BridgeConfig) -> bool:
+    """``upload_images``: always, never, or (auto) when the model requires uploads."""
+    wanted = config.settings.upload_images
+    if wanted != "auto":
+        return wanted == "always"
+    entry = find_entry(config.available_models, target.model_id)
+    return entry is not None and requires_upload(entry)
 
 
 def turn_key(role: str, template: MessageTemplate) -> TurnKey:
@@ -491,6 +523,6 @@ def _ids(model: str, config: BridgeConfig, pick: Picker) -> tuple[str, str, str,
     if not ids_are_set(session_id, message_id):
         raise NotConfigured(
             f"No LMArena session/message ids are set ({where}). Open the LMArena site in your "
-            "browser with the userscript running and run `lmarena-bridge capture-ids`."
+            f"browser with the userscript running and run `{command('capture-ids')}`."
         )
     return session_id, message_id, mode, target

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from lmarena_bridge.invocation import command
-from lmarena_bridge.site.models import ModelDiff, diff_models, is_image_model, models_json_value
+from lmarena_bridge.site.catalog import offered
+from lmarena_bridge.site.models import (
+    ModelDiff,
+    card_capabilities,
+    diff_models,
+    is_image_model,
+    model_capabilities,
+    models_json_value,
+)
 from lmarena_bridge.tools.client import BridgeClient, about_bridge, add_bridge_args, client_for
 from lmarena_bridge.tools.console import Console, run_tool
 
@@ -60,19 +68,22 @@ def run(args: argparse.Namespace, console: Console) -> list[dict[str, Any]]:
     if args.worker:
         body["worker_id"] = args.worker
     console.note("Asking the browser tab for its page…")
-    result = client.post("/internal/page_source", body, timeout=PAGE_TIMEOUT_SECONDS)
+    # The tab reads the site's model catalog (or, an older script, its page).
+    result = client.post("/internal/models", body, timeout=PAGE_TIMEOUT_SECONDS)
     models: list[dict[str, Any]] = result.get("models") or []
     previous: list[dict[str, Any]] = result.get("previous") or []
     configured: dict[str, str | None] = result.get("configured") or {}
+    source = "model catalog" if result.get("source") == "catalog" else "page"
     console.say(f"Read {len(models)} models from tab {result.get('worker_id')} "
-                f"({result.get('page') or 'page unknown'}); the bridge wrote "
+                f"({result.get('page') or 'page unknown'}, its {source}); the bridge wrote "
                 f"{result.get('saved_to')}.")
     diff = diff_models(previous, models)
     _report(console, diff, models, configured)
 
-    wanted = _wanted(args, console, diff, models, configured)
+    usable = offered(models)
+    wanted = _wanted(args, console, diff, usable, configured)
     if wanted:
-        _apply(client, console, wanted, models, explicit=bool(args.apply))
+        _apply(client, console, wanted, usable, explicit=bool(args.apply))
     return models
 
 
@@ -82,6 +93,10 @@ def _report(console: Console, diff: ModelDiff, models: list[dict[str, Any]],
         console.say("No changes since the last update.")
     if diff.added:
         console.say(f"Added ({len(diff.added)}): " + ", ".join(diff.added))
+        by_name = {str(m.get("publicName")): m for m in models}
+        for name in diff.added:
+            if name in by_name:
+                console.say(f"  {name}: {describe_capabilities(by_name[name])}")
     if diff.removed:
         console.say(f"Removed ({len(diff.removed)}): " + ", ".join(diff.removed))
     if diff.renamed:
@@ -94,6 +109,18 @@ def _report(console: Console, diff: ModelDiff, models: list[dict[str, Any]],
         where = names_by_id.get(str(m["id"]).lower())
         note = f"  (in models.json as '{where}')" if where else ""
         console.say(f"  {m['publicName']}  \"{models_json_value(m)}\"{note}")
+
+
+def describe_capabilities(model: dict[str, Any]) -> str:
+    """``text, vision (upload), search`` — what the site says the model does."""
+    caps = card_capabilities(model)
+    flags = model_capabilities(model)
+    words = [w for w, on in (("text", flags["text"]), ("vision", caps.vision),
+                             ("image output", caps.image_output), ("video", flags["video"]),
+                             ("search", caps.search), ("webdev", flags["webdev"])) if on]
+    if caps.requires_upload:
+        words[words.index("vision")] = "vision (images uploaded first)"
+    return ", ".join(words) or "no capabilities listed"
 
 
 def _site_id(value: str | None) -> str:
