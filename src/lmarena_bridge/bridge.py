@@ -17,7 +17,7 @@ from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.tab_requests import TabRequests
-from lmarena_bridge.site.request import EndpointRotation
+from lmarena_bridge.site.seed_job import EndpointRotation
 
 log = logging.getLogger(__name__)
 

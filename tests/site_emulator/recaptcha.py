@@ -193,34 +193,22 @@ def check_token(state: EmulatorState, body: dict[str, Any], action: str,
 def _problem_v2(state: EmulatorState, body: dict[str, Any], token: Any) -> str:
     if TOKEN_FIELD in body:
         return "v3 and v2 together"  # the site's page drops the v3 field on the v2 resend
-    if token is None:
-        return "null"
-    if token == "":
-        return "empty"
-    if not isinstance(token, str):
-        return "malformed"
-    claims = tokens.parse(state.recaptcha_secret, token)
-    if claims is None:
-        return "bad signature"
-    if claims.nonce in state.recaptcha_used:
-        return "reused"
-    state.recaptcha_used.add(claims.nonce)
-    if claims.kind != "v2":
-        return "not a v2 token"
-    if time.time() - claims.issued_at > state.recaptcha_token_max_age:
-        return "expired"
-    if claims.sitekey != state.recaptcha_v2_sitekey:
-        return "wrong sitekey"
-    if claims.origin != ARENA_ORIGIN:
-        return "minted elsewhere"
-    if state.recaptcha_mode == "v2_fails":
+    problem = _token_problem(state, token, "v2", state.recaptcha_v2_sitekey, None)
+    if problem == "ok" and state.recaptcha_mode == "v2_fails":
         return "low score"
-    return "ok"
+    return problem
 
 
 def _problem(state: EmulatorState, body: dict[str, Any], token: Any, action: str) -> str:
     if TOKEN_FIELD not in body:
         return "missing"
+    return _token_problem(state, token, "v3", state.recaptcha_sitekey, action)
+
+
+def _token_problem(
+    state: EmulatorState, token: Any, kind: str, sitekey: str, action: str | None
+) -> str:
+    """Why a token is refused ("ok" if it is not); a readable token is spent either way."""
     if token is None:
         return "null"
     if token == "":
@@ -233,13 +221,13 @@ def _problem(state: EmulatorState, body: dict[str, Any], token: Any, action: str
     if claims.nonce in state.recaptcha_used:
         return "reused"
     state.recaptcha_used.add(claims.nonce)
-    if claims.kind != "v3":
-        return "not a v3 token"
+    if claims.kind != kind:
+        return f"not a {kind} token"
     if time.time() - claims.issued_at > state.recaptcha_token_max_age:
         return "expired"
-    if claims.sitekey != state.recaptcha_sitekey:
+    if claims.sitekey != sitekey:
         return "wrong sitekey"
-    if claims.action != action:
+    if action is not None and claims.action != action:
         return "wrong action"
     if claims.origin != ARENA_ORIGIN:
         return "minted elsewhere"

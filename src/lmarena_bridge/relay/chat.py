@@ -26,14 +26,12 @@ from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_early_failure, record_failure, record_finished
 from lmarena_bridge.relay.tool_calls import ToolSet
 from lmarena_bridge.relay.uploads import Uploader
-from lmarena_bridge.site.request import (
-    EndpointRotation,
-    SiteJob,
-    answer_turn_key,
-    build_site_job,
-)
+from lmarena_bridge.site.job import SiteJob
+from lmarena_bridge.site.request import build_site_job
+from lmarena_bridge.site.seed_job import EndpointRotation
 from lmarena_bridge.site.stream import SiteStreamParser
 from lmarena_bridge.site.transcript import conversation_key
+from lmarena_bridge.site.turns import answer_turn_key
 
 
 @dataclass

@@ -32,7 +32,9 @@ from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_failure, record_finished
-from lmarena_bridge.site.request import EndpointRotation, SiteJob, build_image_job
+from lmarena_bridge.site.job import SiteJob
+from lmarena_bridge.site.request import build_image_job
+from lmarena_bridge.site.seed_job import EndpointRotation
 from lmarena_bridge.site.stream import SiteStreamParser
 
 log = logging.getLogger("lmarena_bridge.requests")

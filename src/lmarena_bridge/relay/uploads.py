@@ -19,7 +19,7 @@ from lmarena_bridge.protocol.worker import AttachmentPayload
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.observer import RequestRecord
-from lmarena_bridge.site.request import SiteJob
+from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.uploads import (
     MAX_UPLOAD_BYTES,
     PARAM,
