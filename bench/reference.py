@@ -3,7 +3,7 @@ translation — the practical limit of a Python server on the same uvicorn.
 
 A raw ASGI app (no framework routing) that answers ``POST /v1/chat/completions`` with the
 K pieces of ``bench.common`` directly: one SSE chunk per piece (byte-for-byte the bridge's
-chunk shape, see ``lmarena_bridge.relay.completions.ChunkEncoder``), or one
+chunk shape, see ``lmarena_bridge.relay.encoding.ChunkEncoder``), or one
 ``chat.completion`` JSON body. ``K=-1`` sends the first chunk and holds the stream open
 until the client leaves. It deliberately does not import the bridge, so optimising the
 bridge never moves the yardstick.

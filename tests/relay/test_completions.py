@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from lmarena_bridge.relay.completions import AnswerBuilder, ChunkEncoder, Piece, completion_body
+from lmarena_bridge.relay.completions import AnswerBuilder, Piece
+from lmarena_bridge.relay.encoding import ChunkEncoder, completion_body
 from lmarena_bridge.relay.tool_calls import ToolSet
 from lmarena_bridge.site.events import Event, Finish, ReasoningDelta, TextDelta
 

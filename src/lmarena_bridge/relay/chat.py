@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
-from lmarena_bridge.relay.completions import (
+from lmarena_bridge.relay.completions import AnswerBuilder
+from lmarena_bridge.relay.conversations import ConversationMemory
+from lmarena_bridge.relay.encoding import (
     SSE_DONE,
     SSE_KEEPALIVE,
-    AnswerBuilder,
     ChunkEncoder,
     completion_body,
     sse_error,
 )
-from lmarena_bridge.relay.conversations import ConversationMemory
 from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_early_failure, record_failure, record_finished
