@@ -82,6 +82,32 @@ async def test_multi_turn_transcript_reaches_the_site(
     assert done.choices[0].message.content == "Echo: " + content
 
 
+async def test_session_reuse_posts_follow_ups_and_falls_back_when_refused(
+    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI, settings: Any
+) -> None:
+    await tabs.ensure(1)
+    settings(reuse_site_sessions=True)
+    site.direct_battle_turns = 1  # the second follow-up meets "expected a BATTLE turn"
+    messages: list[dict[str, Any]] = []
+    answers = []
+    for i in range(3):
+        messages.append({"role": "user", "content": f"turn {i}"})
+        done = await client.chat.completions.create(model="echo-model", messages=messages)
+        answers.append(done.choices[0].message.content)
+        messages.append({"role": "assistant", "content": answers[-1]})
+    # Turn 1 continued the site's conversation with only the new text; turn 2 was refused
+    # there and went out whole as a new conversation, unseen by the client.
+    assert answers[:2] == ["Echo: turn 0", "Echo: turn 1"]
+    assert answers[2] == ("Echo: User: turn 0\n\nAssistant: Echo: turn 0\n\nUser: turn 1"
+                          "\n\nAssistant: Echo: turn 1\n\nUser: turn 2")
+    first = site.create_requests[0].body["id"]
+    assert [(r.path.split("/")[3], r.status) for r in site.evaluation_requests] == [
+        ("create-evaluation", 200), ("post-to-evaluation", 200), ("post-to-evaluation", 400),
+        ("create-evaluation", 200)]
+    assert all(r.body["id"] == first for r in site.post_requests)
+    assert all(c.ok for c in site.recaptcha_checks)
+
+
 async def test_concurrent_requests_each_mint_their_own_token(
     site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
 ) -> None:
