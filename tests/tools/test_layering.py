@@ -1,4 +1,5 @@
-"""The CLI and its tools import one way: cli -> tools -> config/site (never back)."""
+"""Imports point one way: the CLI and its tools never back, and no module of the package
+is in an import cycle (type-only imports included)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,9 @@ def test_the_config_layer_imports_neither_the_cli_nor_the_tools_nor_http() -> No
                  if m.startswith(("lmarena_bridge.cli", "lmarena_bridge.tools",
                                   "lmarena_bridge.http"))}
         assert not above, (name, above)
+
+
+def test_no_module_of_the_package_is_in_an_import_cycle() -> None:
+    # Type-only imports count too: a cycle there is a knot in the design all the same.
+    g = graph()
+    assert [name for name in g if name in reachable(g, name)] == []

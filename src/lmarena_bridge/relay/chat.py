@@ -21,7 +21,8 @@ from lmarena_bridge.relay.encoding import (
     completion_body,
     sse_error,
 )
-from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
+from lmarena_bridge.relay.job_run import JobRun
+from lmarena_bridge.relay.jobs import KEEPALIVE, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_early_failure, record_failure, record_finished
 from lmarena_bridge.relay.tool_calls import ToolSet

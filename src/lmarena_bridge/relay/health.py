@@ -15,10 +15,26 @@ reported (``ready`` or one of the reasons); ``health_of`` derives the rest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from lmarena_bridge.relay.pool import Worker
+
+class Worker(Protocol):
+    """What these functions read of a tab (relay/worker.py's Worker)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def page(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def load(self) -> int: ...
+    @property
+    def human_reason(self) -> str | None: ...
+    @property
+    def state_detail(self) -> str: ...
+    @property
+    def needs_human_since(self) -> float | None: ...
 
 HEALTH_STATES = ("ready", "busy", "needs_human", "disconnected")
 HUMAN_REASONS = ("recaptcha", "challenge", "logged_out", "wrong_origin")

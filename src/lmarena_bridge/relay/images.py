@@ -29,7 +29,8 @@ from lmarena_bridge.protocol.openai import ImageGenerationRequest
 from lmarena_bridge.protocol.worker import FetchImagePayload, FetchImageResult
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.completions import AnswerBuilder
-from lmarena_bridge.relay.jobs import KEEPALIVE, JobRun, Relay
+from lmarena_bridge.relay.job_run import JobRun
+from lmarena_bridge.relay.jobs import KEEPALIVE, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import record_failure, record_finished
 from lmarena_bridge.site.job import SiteJob

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lmarena_bridge.relay.observer import RequestRecord
 
 if TYPE_CHECKING:
-    from lmarena_bridge.relay.pool import Worker
+    from lmarena_bridge.relay.worker import Worker
 
 DONE = "[DONE]"
 KEEPALIVE = object()  # yielded by JobRun.batches after a silence of keepalive seconds

@@ -1,7 +1,7 @@
 """One job's life on a worker: dispatch, frames from tabs, cancel, draining tabs.
 
-``JobRun`` (relay/job_run.py: timeouts, failover, human checks) and ``Job``
-(relay/job.py) are importable from here too.
+``Job`` (relay/job.py) is importable from here too; a request's attempts are
+``JobRun`` (relay/job_run.py: timeouts, failover, human checks).
 
 The per-chunk path (``Relay.on_frame`` -> ``Job.push`` -> ``JobRun.batches``) is hot: no
 logging, no per-chunk allocation beyond the chunk itself, and chunks that queue up while
@@ -33,13 +33,12 @@ from lmarena_bridge.protocol.worker import (
 )
 from lmarena_bridge.relay.human import HUMAN_SOLVED, HumanCheck
 from lmarena_bridge.relay.job import DONE, KEEPALIVE, LOST, Job
-from lmarena_bridge.relay.job_run import JobRun
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
 from lmarena_bridge.site.errors import classify_failure, classify_seed_error
 
 # Importers of this module find the job, its items and the run here too.
-__all__ = ["DONE", "KEEPALIVE", "LOST", "Job", "JobRun", "Relay"]
+__all__ = ["DONE", "KEEPALIVE", "LOST", "Job", "Relay"]
 
 log = logging.getLogger(__name__)
 

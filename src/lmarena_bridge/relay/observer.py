@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lmarena_bridge.relay.pool import Worker
+    from lmarena_bridge.relay.worker import Worker
 
 _log = logging.getLogger(__name__)
 
