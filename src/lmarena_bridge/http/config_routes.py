@@ -28,7 +28,7 @@ from lmarena_bridge.errors import BridgeError, InvalidRequest
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.limits import require_json
 from lmarena_bridge.http.responses import JSONBytes
-from lmarena_bridge.http.routing import Routes
+from lmarena_bridge.http.routing import Routes, bridge_of
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class AddModels(BaseModel):
 
 
 async def _body(request: Request, model: type[M]) -> tuple[Bridge, M]:
-    bridge: Bridge = request.app.state.bridge
+    bridge = bridge_of(request)
     check_api_key(bridge.settings.api_key, request.headers)
     require_json(request.headers)
     try:

@@ -30,7 +30,7 @@ from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.limits import require_json
 from lmarena_bridge.http.responses import JSONBytes
-from lmarena_bridge.http.routing import Routes
+from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.relay.pool import Worker
 from lmarena_bridge.relay.tab_requests import (
     Capture,
@@ -47,10 +47,6 @@ MAX_CAPTURE_WAIT_SECONDS = 60.0
 SEED_NOT_CONNECTED = "Browser client not connected."
 SEED_UPDATER_URL = "http://127.0.0.1:5103/update"
 SAVE_CAPTURE_WAIT_SECONDS = 600.0
-
-
-def _bridge(request: Request) -> Bridge:
-    return request.app.state.bridge
 
 
 routes = Routes(prefix="/internal")
@@ -92,7 +88,7 @@ async def _our_form(request: Request) -> TabChoice | None:
     raw = await request.body()
     if not raw.strip():
         return None
-    check_api_key(_bridge(request).settings.api_key, request.headers)
+    check_api_key(bridge_of(request).settings.api_key, request.headers)
     require_json(request.headers)
     try:
         return TabChoice.model_validate(orjson.loads(raw))
@@ -104,7 +100,7 @@ async def _our_form(request: Request) -> TabChoice | None:
 
 
 def _tabs(request: Request) -> TabRequests:
-    return _bridge(request).tab_requests
+    return bridge_of(request).tab_requests
 
 
 @routes.options("/{path:path}")
@@ -122,7 +118,7 @@ async def preflight(request: Request) -> Response:
 
 @routes.get("/workers")
 async def list_workers(request: Request) -> Response:
-    bridge = _bridge(request)
+    bridge = bridge_of(request)
     check_api_key(bridge.settings.api_key, request.headers)
     workers = [
         {**w.describe(), "capabilities": sorted(w.capabilities)}
@@ -152,7 +148,7 @@ async def start_id_capture(request: Request) -> Response:
     tabs = _tabs(request)
     capture = tabs.start_capture(worker)
     if choice is not None and choice.save:
-        tabs.spawn(_save_when_captured(_bridge(request), capture, choice))
+        tabs.spawn(_save_when_captured(bridge_of(request), capture, choice))
     elif choice is None and worker.protocol >= 2:
         # The seed's id_updater.py waits on its side channel; our userscript reports the
         # ids over the socket instead, so pass them on as the seed userscript would have.
@@ -212,7 +208,7 @@ async def id_capture(request: Request) -> Response:
         wait = float(request.query_params.get("wait", "0"))
     except ValueError:
         raise InvalidRequest("wait must be a number of seconds.", param="wait") from None
-    check_api_key(_bridge(request).settings.api_key, request.headers)
+    check_api_key(bridge_of(request).settings.api_key, request.headers)
     tabs = _tabs(request)
     capture = tabs.capture(capture_id)
     if capture is None:
@@ -254,7 +250,7 @@ async def _refresh_from(bridge: Bridge, worker: Worker) -> None:
 async def request_model_update(request: Request) -> Response:
     """The seed's: ask a tab for its page; available_models.json is rewritten when it
     arrives. Answers at once."""
-    bridge = _bridge(request)
+    bridge = bridge_of(request)
     try:
         worker = bridge.tab_requests.pick_worker()
     except NoWorkerAvailable as exc:
@@ -272,7 +268,7 @@ async def page_source(request: Request) -> Response:
     """Ask a tab for its page and answer with the models found in it (waits ~20 s), the
     list available_models.json held before, and the models.json names with their site
     ids. ``"save": true`` also rewrites available_models.json (answered as ``saved_to``)."""
-    bridge = _bridge(request)
+    bridge = bridge_of(request)
     check_api_key(bridge.settings.api_key, request.headers)
     choice = await _our_form(request)
     # Before asking: a seed-era tab's answer rewrites the file on its own.
@@ -300,7 +296,7 @@ async def page_source(request: Request) -> Response:
 @routes.post("/update_available_models")
 async def update_available_models(request: Request) -> Response:
     """A seed-era tab POSTs its page HTML here (origin-checked, no api key)."""
-    bridge = _bridge(request)
+    bridge = bridge_of(request)
     raw = await request.body()
     if not raw:
         return _json(

@@ -21,7 +21,7 @@ from lmarena_bridge import __version__
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.auth import check_api_key, token_matches
 from lmarena_bridge.http.responses import JSONBytes
-from lmarena_bridge.http.routing import Routes
+from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.monitor import Subscriber
 from lmarena_bridge.relay.health import human_view
 
@@ -50,10 +50,6 @@ def monitor_page() -> bytes:
     return resources.files("lmarena_bridge").joinpath("static/monitor.html").read_bytes()
 
 
-def _bridge(conn: Request | WebSocket) -> Bridge:
-    return conn.app.state.bridge
-
-
 # -- page and socket -------------------------------------------------------------------------
 
 
@@ -65,7 +61,7 @@ async def monitor(request: Request) -> Response:
 @routes.websocket("/ws/monitor")
 async def monitor_socket(ws: WebSocket) -> None:
     # Pages of other origins were refused by http.origins.AccessGuard.
-    bridge = _bridge(ws)
+    bridge = bridge_of(ws)
     await ws.accept()
     api_key = bridge.settings.api_key
     if api_key and not token_matches(api_key, ws.query_params.get("key")):
@@ -127,7 +123,7 @@ def _on_action(bridge: Bridge, sub: Subscriber, raw: str) -> None:
 
 @routes.get("/metrics")
 async def metrics(request: Request) -> Response:
-    bridge = _bridge(request)
+    bridge = bridge_of(request)
     check_api_key(bridge.settings.api_key, request.headers)
     return Response(bridge.metrics.render(), headers={"Content-Type": bridge.metrics.content_type})
 
@@ -135,7 +131,7 @@ async def metrics(request: Request) -> Response:
 @routes.get("/health")
 async def health(request: Request) -> Response:
     """Liveness: the process answers."""
-    bridge = _bridge(request)
+    bridge = bridge_of(request)
     return JSONBytes(
         {
             "status": "ok",
@@ -148,7 +144,7 @@ async def health(request: Request) -> Response:
 @routes.get("/health/ready")
 async def ready(request: Request) -> Response:
     """Readiness: 200 when at least one tab can take a request, else 503 with the reason."""
-    pool = _bridge(request).pool
+    pool = bridge_of(request).pool
     connected, ready_count = len(pool.workers), pool.ready_count
     needs = [human_view(w) for w in pool.needing_human]
     body: dict[str, Any] = {

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.model_routes import refresh_on_connect
-from lmarena_bridge.http.routing import Routes
+from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
 from lmarena_bridge.relay.jobs import DONE
 from lmarena_bridge.relay.pool import Worker
@@ -102,7 +102,7 @@ def _log_connected(worker: Worker) -> None:
 @routes.websocket("/ws")
 async def worker_socket(ws: WebSocket) -> None:
     # Host, Origin and ?token= were checked by http.origins.AccessGuard.
-    bridge: Bridge = ws.app.state.bridge
+    bridge = bridge_of(ws)
     await ws.accept()
     worker = bridge.pool.add(StarletteWorkerConnection(ws))
     relay = bridge.relay
