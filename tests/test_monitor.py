@@ -14,6 +14,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+import lmarena_bridge
 from lmarena_bridge.cli import startup_lines
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.monitor import SUBSCRIBER_QUEUE, MonitorHub
@@ -204,6 +205,26 @@ async def test_rejected_config_edit_reaches_the_page(bridge) -> None:
         (config_dir / "config.jsonc").write_text('{"port": "not a number"', encoding="utf-8")
         event = await next_event(ws, lambda e: e["type"] == "config" and e["config"]["problems"])
     assert "config.jsonc" in event["config"]["problems"][0]
+
+
+async def test_an_old_userscript_tab_is_flagged_for_update(bridge, workers) -> None:
+    await workers(bridge.ws_url, protocol=1)  # the seed-era script: no hello, no site_request
+    await workers(bridge.ws_url)  # ours
+    await wait_for(lambda: len(bridge.app.state.bridge.pool.workers) == 2)
+    async with connect(monitor_url(bridge)) as ws:
+        snap = json.loads(await ws.recv())
+    flags = {w["protocol"]: w["needs_update"] for w in snap["workers"]}
+    assert flags == {1: True, 2: False}
+    assert snap["config"]["site_strategy"] == "create"
+    page = (Path(lmarena_bridge.__file__).parent / "static" / "monitor.html").read_text()
+    assert "needs_update" in page and "install the current one" in page
+
+
+async def test_retry_strategy_warns_at_start(make_bridge, caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.WARNING, logger="lmarena_bridge.bridge"):
+        await make_bridge({"site_strategy": "retry"})
+    assert any("answers the conversation it has stored" in r.getMessage()
+               for r in caplog.records)
 
 
 async def test_first_tab_is_logged(bridge, workers, caplog: pytest.LogCaptureFixture) -> None:

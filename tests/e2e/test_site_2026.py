@@ -108,6 +108,19 @@ async def test_session_reuse_posts_follow_ups_and_falls_back_when_refused(
     assert all(c.ok for c in site.recaptcha_checks)
 
 
+@pytest.mark.parametrize("side", ["A", "B"])
+async def test_battle_pseudo_model_answers_with_the_configured_side(
+    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI, settings: Any, side: str
+) -> None:
+    await tabs.ensure(1)
+    settings(battle_side=side)
+    text, finish = await stream_text(client, "battle", user("who are you?"))
+    assert (text, finish) == (f"{side}: Echo: who are you?", "stop")
+    (req,) = site.create_requests
+    assert req.status == 200 and req.body["mode"] == "battle"
+    assert "modelAId" not in req.body and "modelBMessageId" in req.body
+
+
 async def test_concurrent_requests_each_mint_their_own_token(
     site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
 ) -> None:
