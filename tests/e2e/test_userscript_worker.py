@@ -25,7 +25,7 @@ from tests.support.servers import RunningServer, start_server
 from .conftest import LEGACY_SITE, SITE, userscript_for
 
 CAPABILITIES = {"abort", "heartbeat", "status", "structured_errors", "ids_captured",
-                "page_source", "site_request", "recaptcha_v3", "stop"}
+                "page_source", "site_request", "create", "recaptcha_v3", "stop"}
 CUSTOM_SITEKEY = "6LcUSTOMxAAAAAcustomcustomcustomcustomcust"
 CREATE = "/nextjs-api/stream/create-evaluation"
 

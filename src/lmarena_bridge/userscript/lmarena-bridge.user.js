@@ -29,7 +29,7 @@
 
   const CAPABILITIES = [
     "abort", "heartbeat", "status", "structured_errors", "ids_captured", "page_source",
-    "site_request", "recaptcha_v3", "stop", "recaptcha_v2", "focus", "models", "upload",
+    "site_request", "create", "recaptcha_v3", "stop", "recaptcha_v2", "focus", "models", "upload",
     "fetch_image",
   ];
   const BACKOFF_MIN_MS = 500;
