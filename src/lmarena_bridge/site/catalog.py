@@ -80,7 +80,8 @@ def image_input(entry: dict[str, Any]) -> dict[str, Any] | bool:
 
 
 def requires_upload(entry: dict[str, Any]) -> bool:
-    """The model sees images only as files uploaded to the site's store (SITE_2026.md §4)."""
+    """The model sees images only as files uploaded to the site's store
+    (docs/site-protocol.md §10)."""
     image = image_input(entry)
     return isinstance(image, dict) and image.get("requiresUpload") is True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -253,71 +254,67 @@ def classify_stream_error(message: str) -> SiteError:
 # ---- helpers ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Named:
+    """How a failure the tab named itself reaches the client; ``{detail}`` is what it said."""
+
+    message: str
+    kind: str
+    status: int
+    code: str | None = None  # the client's code, when not the tab's own
+    retry: bool = False  # a Retry-After: the tab may be usable again soon
+
+    def error(self, code: str, detail: str) -> SiteError:
+        return SiteError(
+            self.message.format(detail=detail),
+            kind=self.kind,
+            status=self.status,
+            code=self.code or code,
+            retry_after=_CHALLENGE_RETRY_SECONDS if self.retry else None,
+        )
+
+
+_NOT_SOLVED = (
+    "The reCAPTCHA check shown in the arena.ai tab {what}{{detail}}; the request was not sent. "
+    "Solve the check in the tab, then retry."
+)
+# The codes of docs/worker-protocol.md's structured errors.
+_WORKER_NAMED: dict[str, _Named] = {
+    "recaptcha_unavailable": _Named(
+        "The arena.ai tab could not mint a reCAPTCHA token: the page's reCAPTCHA script did "
+        "not load{detail}. Reload the tab (check that no blocker hides Google's reCAPTCHA), "
+        "then retry.",
+        "challenge", 503, retry=True),
+    "wrong_origin": _Named(
+        "The browser tab is not on https://arena.ai{detail}. Open https://arena.ai in the tab "
+        "with the userscript.",
+        "wrong_origin", 503, retry=True),
+    # The visible reCAPTCHA check was not solved (relay/human.py names the tab).
+    "human_check_timeout": _Named(
+        _NOT_SOLVED.format(what="was not solved in time"), "challenge", 503, retry=True),
+    "human_check_cancelled": _Named(
+        _NOT_SOLVED.format(what="was cancelled"), "challenge", 503, retry=True),
+    "upload_unavailable": _Named(
+        "The arena.ai tab could not find the page's upload actions (generateUploadUrl, "
+        "getSignedUrl){detail}, so the image could not be uploaded for this model. Reload the "
+        "tab and retry; if it keeps failing the site changed and the bridge needs an update.",
+        "upload", 502),
+    "upload_failed": _Named(
+        "Uploading the image through the arena.ai tab failed{detail}.", "upload", 502),
+    "fetch_failed": _Named(
+        "The arena.ai tab could not fetch the image{detail}.", "other", 502,
+        code="image_fetch_failed"),
+    "bad_job": _Named(
+        "The browser tab refused the request the bridge built{detail}.", "other", 502),
+}
+
+
 def _worker_named(code: str | None, said: str) -> SiteError | None:
     """A failure the tab recognised before or instead of a site request."""
-    detail = f" ({said})" if said else ""
-    if code == "recaptcha_unavailable":
-        return SiteError(
-            "The arena.ai tab could not mint a reCAPTCHA token: the page's reCAPTCHA script "
-            f"did not load{detail}. Reload the tab (check that no blocker hides Google's "
-            "reCAPTCHA), then retry.",
-            kind="challenge",
-            status=503,
-            code="recaptcha_unavailable",
-            retry_after=_CHALLENGE_RETRY_SECONDS,
-        )
-    if code == "wrong_origin":
-        return SiteError(
-            f"The browser tab is not on https://arena.ai{detail}. Open https://arena.ai in the "
-            "tab with the userscript.",
-            kind="wrong_origin",
-            status=503,
-            code="wrong_origin",
-            retry_after=_CHALLENGE_RETRY_SECONDS,
-        )
-    if code in ("human_check_timeout", "human_check_cancelled"):
-        # The visible reCAPTCHA check was not solved (relay/human.py names the tab).
-        what = "was not solved in time" if code == "human_check_timeout" else "was cancelled"
-        return SiteError(
-            f"The reCAPTCHA check shown in the arena.ai tab {what}{detail}; the request was "
-            "not sent. Solve the check in the tab, then retry.",
-            kind="challenge",
-            status=503,
-            code=code,
-            retry_after=_CHALLENGE_RETRY_SECONDS,
-        )
-    if code == "upload_unavailable":
-        return SiteError(
-            "The arena.ai tab could not find the page's upload actions (generateUploadUrl, "
-            f"getSignedUrl){detail}, so the image could not be uploaded for this model. "
-            "Reload the tab and retry; if it keeps failing the site changed and the bridge "
-            "needs an update.",
-            kind="upload",
-            status=502,
-            code="upload_unavailable",
-        )
-    if code == "upload_failed":
-        return SiteError(
-            f"Uploading the image through the arena.ai tab failed{detail}.",
-            kind="upload",
-            status=502,
-            code="upload_failed",
-        )
-    if code == "fetch_failed":
-        return SiteError(
-            f"The arena.ai tab could not fetch the image{detail}.",
-            kind="other",
-            status=502,
-            code="image_fetch_failed",
-        )
-    if code == "bad_job":
-        return SiteError(
-            f"The browser tab refused the request the bridge built{detail}.",
-            kind="other",
-            status=502,
-            code="bad_job",
-        )
-    return None
+    named = _WORKER_NAMED.get(code) if code else None
+    if named is None or code is None:
+        return None
+    return named.error(code, f" ({said})" if said else "")
 
 
 def _schema_changed(body: str, quote: str) -> SiteError:
