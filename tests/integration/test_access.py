@@ -345,3 +345,13 @@ async def test_openai_sdk_gets_the_refusal_as_an_error(make_bridge) -> None:
         with pytest.raises(openai.PermissionDeniedError) as exc:
             await c.models.list()
     assert exc.value.code == "origin_not_allowed"
+
+
+async def test_a_refused_websocket_is_not_logged_as_an_error(
+    bridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO"):
+        status, _ = await ws_handshake(bridge, "/ws", "evil.example")
+        await asyncio.sleep(0.1)  # the server finishes the connection after answering
+    assert status == 403
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text

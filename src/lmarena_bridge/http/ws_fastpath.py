@@ -110,6 +110,14 @@ if WebSocketsSansIOProtocol is not None:
             # take one).
             self._fragmented = False
 
+        async def send(self, message: Any) -> None:
+            await super().send(message)
+            if self.close_sent and self.initial_response is not None:
+                # A refusal answered with an HTTP response ends the handshake too; uvicorn's
+                # protocol forgets that and logs "returned without completing handshake"
+                # for every refused connection.
+                self.handshake_complete = True
+
         def _fast_ready(self) -> bool:
             return (
                 self.handshake_complete
