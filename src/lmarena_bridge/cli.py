@@ -86,7 +86,7 @@ def startup_lines(host: str, port: int, *, api_key_set: bool) -> list[str]:
         f"  Monitor:      {base}/monitor{key_note}",
         f"  Userscript:   {base}/userscript.user.js  (open it to install in Tampermonkey)",
         f"  Metrics:      {base}/metrics   Health: {base}/health/ready",
-        "No browser tab connected yet — open https://lmarena.ai with the userscript "
+        "No browser tab connected yet — open https://arena.ai with the userscript "
         "installed; the first connection is logged.",
     ]
 
