@@ -184,9 +184,7 @@ class JobRun:
                         assert self.fallback is not None
                         self.payload, self.fallback = self.fallback, None
                         self.relay.finish(job, abort=False)
-                        await self.start()
-                        job = self.job
-                        assert job is not None
+                        job = await self._again()
                         chunks = []
                         break
                     self.done = True
@@ -198,9 +196,7 @@ class JobRun:
                     if not job.received and attempts < self.max_attempts:
                         attempts += 1
                         log.info("worker lost before any data; retrying on another tab")
-                        await self.start()
-                        job = self.job
-                        assert job is not None
+                        job = await self._again()
                         chunks = []
                         break
                     self.done = True
@@ -212,6 +208,12 @@ class JobRun:
                 last_out = time.monotonic()
             if self.done:
                 return
+
+    async def _again(self) -> Job:
+        """Dispatch the request once more (the current payload factory: fresh site ids)."""
+        await self.start()
+        assert self.job is not None
+        return self.job
 
     async def _move(self, job: Job, reason: str, *, abort: bool) -> bool:
         """Send the request to another tab when its tab needs a person, if that is safe now:
