@@ -11,12 +11,16 @@ from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.metrics import BridgeMetrics
 from lmarena_bridge.monitor import MonitorHub
-from lmarena_bridge.relay.chat import ChatService
+from lmarena_bridge.relay.answer_encoder import ClientCall
+from lmarena_bridge.relay.conversations import ConversationMemory
 from lmarena_bridge.relay.images import ImageService
 from lmarena_bridge.relay.jobs import Relay
+from lmarena_bridge.relay.lifecycle import AnswerService
 from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.tab_requests import TabRequests
+from lmarena_bridge.site.job import SiteJob
+from lmarena_bridge.site.request import build_site_job
 from lmarena_bridge.site.seed_job import EndpointRotation
 
 log = logging.getLogger(__name__)
@@ -41,11 +45,29 @@ class Bridge:
         self.observers.add(self.monitor)
         self.rotation = EndpointRotation(self.settings.endpoint_pool_strategy)
         config_store.add_listener(self._config_changed)
-        self.chat = ChatService(self.relay, self.config, self.observers, self.rotation)
+        self.answers = AnswerService(
+            self.relay, self.config, self.observers, self._chat_job, self._empty_advice
+        )
         self.images = ImageService(self.relay, self.config, self.observers, self.rotation)
         self.tab_requests = TabRequests(self.relay)
         self._strategy = self.settings.site_strategy
         self._warn_strategy(self.settings)
+
+    def _chat_job(
+        self, call: ClientCall, cfg: BridgeConfig, memory: ConversationMemory | None
+    ) -> SiteJob:
+        return build_site_job(
+            call.request,
+            cfg,
+            pick=self.rotation.pick,
+            continue_from=memory.session_for if memory is not None else None,
+        )
+
+    @staticmethod
+    def _empty_advice(settings: Settings) -> str:
+        if settings.site_strategy == "retry":
+            return "The captured session may be broken; try again or capture new ids."
+        return "This is a known site failure; try again in a moment or pick another model."
 
     @staticmethod
     def _warn_strategy(settings: Settings) -> None:

@@ -9,7 +9,6 @@ from lmarena_bridge.http.openai_routes import authorise, parse_body
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, unless_disconnected
 from lmarena_bridge.protocol.openai import ImageGenerationRequest
-from lmarena_bridge.relay.observer import RequestRecord
 
 routes = Routes()
 
@@ -18,13 +17,7 @@ routes = Routes()
 async def images_generations(request: Request) -> Response:
     bridge = authorise(request)
     req = await parse_body(request, ImageGenerationRequest)
-    rec = RequestRecord(
-        request_id=request.headers.get("x-request-id") or f"req-{id(request):x}",
-        endpoint="images",
-        model=req.model or "",
-        stream=False,
-    )
-    bridge.observers.request_started(rec)
     # A client that hangs up must still abort the tabs' site requests.
-    finished, body = await unless_disconnected(request, bridge.images.generate(req, rec))
+    work = bridge.images.generate(req, request.headers.get("x-request-id") or None)
+    finished, body = await unless_disconnected(request, work)
     return JSONBytes(body) if finished else Response(status_code=499)

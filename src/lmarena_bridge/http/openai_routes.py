@@ -1,30 +1,31 @@
-"""Thin OpenAI routes over the relay: parse, authorise, hand to ChatService, render."""
+"""OpenAI routes: the model list and chat completions (served by relay/lifecycle.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+import time
+import uuid
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
+from lmarena_bridge.errors import InvalidRequest, ModelNotFound
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.limits import check_chat_limits, require_json
-from lmarena_bridge.http.responses import JSONBytes, error_response
-from lmarena_bridge.http.routing import Routes, bridge_of, unless_disconnected
+from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.http.routing import Routes, bridge_of
+from lmarena_bridge.http.serving import serve_call
 from lmarena_bridge.protocol.openai import ChatCompletionRequest, ModelCard, ModelList
-from lmarena_bridge.relay.observer import RequestRecord
+from lmarena_bridge.relay.answer_encoder import ClientCall
+from lmarena_bridge.relay.encoding import ChatEncoder
 from lmarena_bridge.site.models import card_capabilities
 
 M = TypeVar("M", bound=BaseModel)
 
 MODEL_CREATED = 1735689600  # stable "created" for every model (2025-01-01)
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 routes = Routes()
 
@@ -136,20 +137,11 @@ async def get_model(request: Request) -> Response:
 # -- chat -------------------------------------------------------------------------------------
 
 
-async def _prepend(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
-    try:
-        yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        await rest.aclose()
-
-
 IGNORED_HEADER = "X-Bridge-Ignored-Params"
 
 
-def _ignored_header(req: ChatCompletionRequest) -> dict[str, str]:
-    ignored = req.ignored_params()
+def ignored_header(ignored: list[str]) -> dict[str, str]:
+    """The header naming request fields the bridge accepted but cannot honour."""
     return {IGNORED_HEADER: ", ".join(ignored)} if ignored else {}
 
 
@@ -159,43 +151,13 @@ async def chat_completions(request: Request) -> Response:
     data = await read_json(request)
     check_chat_limits(data, bridge.settings)
     req = validate(ChatCompletionRequest, data)
-    rec = RequestRecord(
-        request_id=request.headers.get("x-request-id") or f"req-{id(request):x}",
-        endpoint="chat",
-        model=req.model,
-        stream=req.stream,
+    s = bridge.settings
+    encoder = ChatEncoder(
+        f"chatcmpl-{uuid.uuid4().hex}",
+        int(time.time()),
+        req.model,
+        include_usage=bool(req.stream_options and req.stream_options.include_usage),
+        keepalive_style=s.keepalive_style,
     )
-    chat = bridge.chat
-    bridge.observers.request_started(rec)
-    headers = _ignored_header(req)
-
-    async def answer() -> Response:
-        try:
-            prep = chat.prepare(req, rec)
-            run = await chat.open(prep)
-        except BridgeError as exc:
-            chat.fail_before_dispatch(rec, exc)
-            raise
-        except asyncio.CancelledError:
-            chat.cancelled_before_dispatch(rec)
-            raise
-        if not req.stream:
-            return JSONBytes(await chat.collect(prep, run), headers=headers)
-        frames = chat.stream(prep, run)
-        try:
-            # Headers go out with the first frame, so an error the site reports at once
-            # still reaches the client as a real HTTP status.
-            first = await frames.__anext__()
-        except BridgeError as exc:
-            return error_response(exc)
-        return StreamingResponse(
-            _prepend(first, frames),
-            media_type="text/event-stream",
-            headers={**SSE_HEADERS, **headers},
-        )
-
-    # From arrival to the first byte (queue wait included) a client that hangs up cancels
-    # the work at once, which aborts the tab's site request; once the stream has started,
-    # the streaming response itself watches for the disconnect.
-    finished, response = await unless_disconnected(request, answer())
-    return response if finished else Response(status_code=499)
+    call = ClientCall(endpoint="chat", request=req, encoder=encoder)
+    return await serve_call(request, call, headers=ignored_header(req.ignored_params()))

@@ -136,3 +136,47 @@ def completion_body(
         ],
         "usage": answer.usage(),
     }
+
+
+class ChatEncoder:
+    """Chat completions as an ``AnswerEncoder`` (relay/answer_encoder.py)."""
+
+    __slots__ = ("_chunks", "_keepalive", "created", "include_usage")
+
+    def __init__(
+        self,
+        completion_id: str,
+        created: int,
+        model: str,
+        *,
+        include_usage: bool = False,
+        keepalive_style: str = "comment",
+    ) -> None:
+        self._chunks = ChunkEncoder(completion_id, created, model, include_usage)
+        self.include_usage = include_usage
+        self.created = created
+        self._keepalive = (
+            self._chunks.empty_delta() if keepalive_style == "empty_delta" else SSE_KEEPALIVE
+        )
+
+    def open(self) -> bytes:
+        return self._chunks.role()
+
+    def pieces(self, pieces: list[Piece]) -> bytes:
+        return self._chunks.pieces(pieces)
+
+    def keepalive(self) -> bytes:
+        return self._keepalive
+
+    def close(self, answer: AnswerBuilder) -> bytes:
+        out = self._chunks.finish(answer.finish_reason or "stop")
+        if self.include_usage:
+            out += self._chunks.usage(answer.usage())
+        return out + SSE_DONE
+
+    def error(self, exc: BridgeError) -> bytes:
+        return sse_error(exc)
+
+    def body(self, answer: AnswerBuilder) -> dict[str, Any]:
+        c = self._chunks
+        return completion_body(c.completion_id, c.created, c.model, answer)

@@ -32,7 +32,7 @@ from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.job_run import JobRun
 from lmarena_bridge.relay.jobs import KEEPALIVE, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
-from lmarena_bridge.relay.records import record_failure, record_finished
+from lmarena_bridge.relay.records import RequestScope
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.request import build_image_job
 from lmarena_bridge.site.seed_job import EndpointRotation
@@ -80,19 +80,23 @@ class ImageService:
         ]
         return jobs, cfg.settings
 
-    async def generate(self, req: ImageGenerationRequest, rec: RequestRecord) -> dict[str, Any]:
-        """The OpenAI images response for ``req``.
+    async def generate(
+        self, req: ImageGenerationRequest, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """The OpenAI images response for ``req``; owns the request's record.
 
         The ``n`` generations run concurrently, each as its own site job. Generations that
         fail are left out when at least one succeeded; when all fail, the first error is
         raised. ``size``, ``quality`` and ``style`` are not sent: the site has no such
-        fields for a retried message.
+        fields.
         """
+        scope = RequestScope(self.observer, "images", req.model or "", request_id=request_id)
+        rec = scope.rec
         try:
             jobs, settings = self.prepare(req)
             rec.model = jobs[0].model
             results = await asyncio.gather(
-                *(self._one(job, settings, rec) for job in jobs), return_exceptions=True
+                *(self._one(job, settings, scope) for job in jobs), return_exceptions=True
             )
             urls: list[str] = []
             errors: list[BridgeError] = []
@@ -117,25 +121,22 @@ class ImageService:
                 data = [{"b64_json": b64} for b64 in images]
             else:
                 data = [{"url": url} for url in urls]
-            rec.outcome = "success"
+            scope.succeed()
             return {"created": int(time.time()), "data": data}
         except BridgeError as exc:
-            self._fail(rec, exc)
-            raise
-        except asyncio.CancelledError:
-            rec.outcome = "cancelled"
+            scope.fail(exc)
             raise
         finally:
-            self._finished(rec)
+            scope.finish()
 
     async def _one(
-        self, job: SiteJob, s: Settings, rec: RequestRecord
+        self, job: SiteJob, s: Settings, scope: RequestScope
     ) -> tuple[list[str], str | None]:
         """Every image URL one generation produced and the tab that ran it; raises
         BridgeError (502 ``no_image`` when the answer ended without an image)."""
         # Eager: an image seen before a stall still counts, so chunks are read as they come.
         run = JobRun.for_settings(
-            self.relay, job.attempt_payload, rec, s, eager=True, requires=job.requires
+            self.relay, job.attempt_payload, scope.rec, s, eager=True, requires=job.requires
         )
         parser = SiteStreamParser(job.side)
         answer = AnswerBuilder(
@@ -153,9 +154,8 @@ class ImageService:
                     continue
                 text = "".join(batch)
                 answer.feed(parser.feed(text))
-                if answer.images and rec.first_token_mono is None:
-                    rec.first_token_mono = time.monotonic()
-                    self.observer.first_token(rec)
+                if answer.images:
+                    scope.first_token()
                 if answer.ended:
                     break
             if not answer.ended:
@@ -212,14 +212,6 @@ class ImageService:
                 f"{exc.message}"
             ) from None
         return data
-
-    # -- bookkeeping -----------------------------------------------------------------------
-
-    def _fail(self, rec: RequestRecord, exc: BridgeError) -> None:
-        record_failure(self.observer, rec, exc)
-
-    def _finished(self, rec: RequestRecord) -> None:
-        record_finished(self.observer, rec)
 
 
 def _no_image(answer: AnswerBuilder) -> BridgeError:

@@ -27,8 +27,10 @@ class Job:
     """Chunks of one request as they arrive from its worker.
 
     An ``eager`` job wakes its consumer for every chunk (streaming, stop sequences). A lazy
-    one (a plain non-streaming answer) only for the end, an error or a lost worker: the
-    chunks pile up and are parsed once, which saves a task switch per chunk.
+    one (a plain non-streaming answer) for the first chunk, the end, an error or a lost
+    worker: the chunks pile up and are parsed together, which saves a task switch per
+    chunk. The first wake-up lets the consumer trade the first-byte deadline for the idle
+    one (relay/job_run.py), so a silence after some data times out as it does in a stream.
     """
 
     __slots__ = (
@@ -56,13 +58,14 @@ class Job:
 
     def push_data(self, data: str) -> None:
         now = time.monotonic()
-        if not self.received:
+        first = not self.received
+        if first:
             self.received = True
             self.first_data = now
         self.last_data = now
         self.rec.chars += len(data)
         self._items.append(data)
-        if self.eager:
+        if self.eager or first:
             waiter = self._waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
