@@ -56,11 +56,12 @@ def estimate_tokens(chars: int) -> int:
 class StopScanner:
     """Cuts text at the first stop sequence, holding back a tail that may begin one."""
 
-    __slots__ = ("held", "stops")
+    __slots__ = ("held", "matched", "stops")
 
     def __init__(self, stops: list[str]) -> None:
         self.stops = stops
         self.held = ""
+        self.matched: str | None = None  # the stop sequence that cut the text, once one did
 
     def push(self, text: str) -> tuple[str, bool]:
         buf = self.held + text if self.held else text
@@ -69,6 +70,7 @@ class StopScanner:
             i = buf.find(s)
             if i != -1 and (cut == -1 or i < cut):
                 cut = i
+                self.matched = s
         if cut != -1:
             self.held = ""
             return buf[:cut], True
@@ -301,6 +303,11 @@ class AnswerBuilder:
     @property
     def reasoning(self) -> str:
         return "".join(self.reasoning_parts)
+
+    @property
+    def stop_matched(self) -> str | None:
+        """The stop sequence that ended the answer (finish reason "stop"), if one did."""
+        return self._stop.matched if self._stop is not None else None
 
     @property
     def tool_rejections(self) -> Counter[str] | None:
