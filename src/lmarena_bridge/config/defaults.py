@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from lmarena_bridge.config.editor import fsync_dir, temp_path_for
 from lmarena_bridge.config.model import Settings
+from lmarena_bridge.invocation import DEFAULT_PROG, program
 
 logger = logging.getLogger(__name__)
 
@@ -28,30 +29,25 @@ FILE_NAMES: tuple[str, ...] = (CONFIG_JSONC, MODELS_JSON, AVAILABLE_MODELS_JSON,
 _CONFIG_TEMPLATE = """\
 // LMArena Bridge settings. JSON with comments: // and /* */ comments and trailing commas
 // are fine. Edits take effect without a restart; an edit that does not validate is
-// rejected (see the log or `lmarena-bridge check`) and the last good settings stay in force.
+// rejected (see the log or `$prog check`) and the last good settings stay in force.
 // The bridge keeps your comments and formatting when it writes to this file.
+// "Seed" below means the original LMArenaBridge project this bridge replaces: its keys
+// are kept under their old names so that its config files still load.
 {
   // Config format version (informational).
   "version": $version,
 
-  // ---- Session ids: "retry" strategy only (written by the capture-ids tool) ----
-  // The site conversation and message the bridge "retries" for models that have no
-  // entry in model_endpoint_map.json. Empty until captured.
-  "session_id": $session_id,
-  "message_id": $message_id,
-  // Mode of the captured ids: "direct_chat" (one-model chat) or "battle".
-  "id_updater_last_mode": $id_updater_last_mode,
-  // In battle mode, which side ("A" or "B") the captured message was.
-  "id_updater_battle_target": $id_updater_battle_target,
-  // Models missing from model_endpoint_map.json use the ids above (and their mode). When
-  // false, a request for such a model fails with 400.
-  "use_default_ids_if_mapping_not_found": $use_default_ids_if_mapping_not_found,
-
-  // ---- How requests are built ----
-  // Text models: add an empty user turn at the end, as the seed bridge did.
-  "bypass_enabled": $bypass_enabled,
-  // Merge all system messages into one at the front (for SillyTavern-style prompts).
-  "tavern_mode_enabled": $tavern_mode_enabled,
+  // ---- How the bridge talks to the site ----
+  // "create" (the default): every request starts a new site conversation; nothing needs
+  // to be captured. "retry" (legacy, the seed's way): regenerate a captured message; the
+  // site then answers the conversation it has stored, not the one you send. The keys in
+  // "Legacy retry strategy only" further down have no effect with "create".
+  "site_strategy": $site_strategy,
+  // Names your clients ask for -> a model of models.json, for every endpoint. Coding
+  // agents ask for their vendor's names: e.g. {"claude-*": "claude-opus-4-1",
+  // "gpt-5*": "gpt-5"}. "*" and "?" are wildcards; an exact name wins over a pattern,
+  // patterns are tried in the order written. A name that matches nothing gets a 404.
+  "model_aliases": $model_aliases,
 
   // ---- Access ----
   // When set, /v1/* and the monitor require "Authorization: Bearer <api_key>".
@@ -76,7 +72,7 @@ _CONFIG_TEMPLATE = """\
   // ---- Timeouts and streaming ----
   // Longest wait for the first chunk of an answer.
   "first_byte_timeout_seconds": $first_byte_timeout_seconds,
-  // Longest silence allowed between two chunks of an answer (seed key).
+  // Longest silence allowed between two chunks of an answer (the seed's name for it).
   "stream_response_timeout_seconds": $stream_response_timeout_seconds,
   // Longest a whole answer may take.
   "total_timeout_seconds": $total_timeout_seconds,
@@ -101,13 +97,14 @@ _CONFIG_TEMPLATE = """\
   "queue_timeout_seconds": $queue_timeout_seconds,
   // How long a request waits when no tab is connected at all (open the site to connect one).
   "no_worker_timeout_seconds": $no_worker_timeout_seconds,
+  // Pacing per arena.ai account (0: none). A request that would break these waits (up to
+  // queue_timeout_seconds) or goes to another account. The site flags accounts that send
+  // too fast; see "Protecting your account" in the README for values. Your call.
+  "pace_min_interval_seconds": $pace_min_interval_seconds,
+  "pace_max_per_minute": $pace_max_per_minute,
+  "pace_max_per_day": $pace_max_per_day,
   // Ping interval for connected tabs.
   "heartbeat_interval_seconds": $heartbeat_interval_seconds,
-  // How the tab talks to the site: "retry" regenerates the captured message.
-  "site_strategy": $site_strategy,
-  // How an entry is picked when model_endpoint_map.json maps a model to a list:
-  // "round_robin" or "random".
-  "endpoint_pool_strategy": $endpoint_pool_strategy,
 
   // ---- Limits ----
   // Largest request body accepted, in bytes (images travel inside it); more gets a 413.
@@ -115,7 +112,27 @@ _CONFIG_TEMPLATE = """\
   // Most messages one chat request may hold; more gets a 400.
   "max_messages": $max_messages,
 
-$extra  // ---- Seed keys accepted for compatibility (no effect) ----
+$extra  // ---- Legacy retry strategy only (no effect with "site_strategy": "create") ----
+  // The site conversation and message the bridge "retries" for models that have no entry
+  // in model_endpoint_map.json. Empty until captured (`$prog capture-ids` writes them).
+  "session_id": $session_id,
+  "message_id": $message_id,
+  // Mode of the captured ids: "direct_chat" (one-model chat) or "battle".
+  "id_updater_last_mode": $id_updater_last_mode,
+  // In battle mode, which side ("A" or "B") the captured message was.
+  "id_updater_battle_target": $id_updater_battle_target,
+  // Models missing from model_endpoint_map.json use the ids above (and their mode). When
+  // false, a request for such a model fails with 400.
+  "use_default_ids_if_mapping_not_found": $use_default_ids_if_mapping_not_found,
+  // How an entry is picked when model_endpoint_map.json maps a model to a list:
+  // "round_robin" or "random".
+  "endpoint_pool_strategy": $endpoint_pool_strategy,
+  // Text models: add an empty user turn at the end, as the seed did.
+  "bypass_enabled": $bypass_enabled,
+  // Merge all system messages into one at the front (for SillyTavern-style prompts).
+  "tavern_mode_enabled": $tavern_mode_enabled,
+
+  // ---- Seed keys accepted for compatibility (no effect) ----
   // The bridge never updates itself; this only exists so old files still load.
   "enable_auto_update": $enable_auto_update,
   // File-bed uploads are not used; images travel inside the request.
@@ -129,13 +146,14 @@ $extra  // ---- Seed keys accepted for compatibility (no effect) ----
 """
 
 
-def _render_config_default() -> str:
+def render_config_default(prog: str = DEFAULT_PROG) -> str:
     """Fill the template with the ``Settings`` defaults, so the two never disagree.
 
     Fields the template does not mention yet get a generic entry (their description as the
     comment), so a new setting is documented in fresh files from the day it is added.
+    ``prog`` is how the user runs the commands the comments name (invocation.py).
     """
-    values: dict[str, str] = {}
+    values: dict[str, str] = {"prog": prog}
     extra: list[str] = []
     for name, info in Settings.model_fields.items():
         values[name] = json.dumps(info.get_default(call_default_factory=True), ensure_ascii=False)
@@ -146,13 +164,14 @@ def _render_config_default() -> str:
     return Template(_CONFIG_TEMPLATE).safe_substitute(values)
 
 
-DEFAULT_CONFIG_JSONC = _render_config_default()
+DEFAULT_CONFIG_JSONC = render_config_default()
 
+# No image model: its site id differs per arena and changes, and the seed's "null:image"
+# only works with the legacy retry strategy. `update-models --apply` adds the real ones.
 DEFAULT_MODELS_JSON = """\
 {
   "gemini-2.5-pro": "e2d9d353-6dbe-4414-bf87-bd289d523726",
-  "gpt-5": "983bc566-b783-4d28-b24c-3c8b08eb1086",
-  "nano-banana": "null:image"
+  "gpt-5": "983bc566-b783-4d28-b24c-3c8b08eb1086"
 }
 """
 
@@ -170,6 +189,13 @@ DEFAULT_TEXTS: Mapping[str, str] = MappingProxyType(
 )
 
 
+def default_text(name: str) -> str:
+    """The text a missing file is created with; config.jsonc names commands as typed."""
+    if name == CONFIG_JSONC:
+        return render_config_default(program())
+    return DEFAULT_TEXTS[name]
+
+
 def ensure_default_files(config_dir: Path) -> list[Path]:
     """Create ``config_dir`` and any missing config file with its default text.
 
@@ -181,7 +207,7 @@ def ensure_default_files(config_dir: Path) -> list[Path]:
     created: list[Path] = []
     for name in FILE_NAMES:
         path = config_dir / name
-        if not path.exists() and _create_new(path, DEFAULT_TEXTS[name]):
+        if not path.exists() and _create_new(path, default_text(name)):
             logger.info("Created %s with default settings", path)
             created.append(path)
     return created

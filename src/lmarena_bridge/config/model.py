@@ -79,6 +79,15 @@ class Settings(BaseModel):
     no_worker_timeout_seconds: float = Field(
         2, ge=0, description="How long a request waits when no tab is connected at all."
     )
+    pace_min_interval_seconds: float = Field(
+        0, ge=0, description="Least time between two site requests of one account (0: none)."
+    )
+    pace_max_per_minute: int = Field(
+        0, ge=0, description="Most site requests of one account per minute (0: no cap)."
+    )
+    pace_max_per_day: int = Field(
+        0, ge=0, description="Most site requests of one account per 24 hours (0: no cap)."
+    )
     first_byte_timeout_seconds: float = Field(
         120, gt=0, description="Longest wait for the first chunk of an answer."
     )
@@ -160,6 +169,13 @@ class Settings(BaseModel):
             "system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"
         },
         description="The {role} label of each role in the transcript.",
+    )
+    model_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Client model names or glob patterns (claude-*, gpt-5*) -> a model of models.json, "
+            "for every endpoint; an exact name wins over a pattern, patterns in file order."
+        ),
     )
     endpoint_pool_strategy: Literal["round_robin", "random"] = Field(
         "round_robin", description="How an entry is picked from a model_endpoint_map.json list."

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lmarena_bridge.config.aliases import resolve_model
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
 from lmarena_bridge.protocol.openai import ImageGenerationRequest
@@ -34,11 +35,12 @@ from lmarena_bridge.relay.jobs import KEEPALIVE, Relay
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.records import RequestScope
 from lmarena_bridge.site.job import SiteJob
-from lmarena_bridge.site.request import build_image_job
-from lmarena_bridge.site.seed_job import EndpointRotation
 from lmarena_bridge.site.stream import SiteStreamParser
 
 log = logging.getLogger("lmarena_bridge.requests")
+
+# A site strategy's image job: (prompt, model, config) -> job (site/strategy.py).
+ImageJobBuilder = Callable[[str, str | None, BridgeConfig], SiteJob]
 
 FETCH_TIMEOUT_SECONDS = 60.0
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
@@ -60,24 +62,22 @@ class ImageService:
         relay: Relay,
         config: Callable[[], BridgeConfig],
         observer: RelayObserver,
-        rotation: EndpointRotation,
+        image_job: ImageJobBuilder,
         *,
         fetch_timeout: float = FETCH_TIMEOUT_SECONDS,
     ) -> None:
         self.relay = relay
         self.config = config
         self.observer = observer
-        self.rotation = rotation
+        self.image_job = image_job
         self.fetch_timeout = fetch_timeout
 
     def prepare(self, req: ImageGenerationRequest) -> tuple[list[SiteJob], Settings]:
         """One site job per wanted image; raises a 4xx BridgeError before any dispatch
         (a text model, an unknown model, no image model configured, no ids)."""
         cfg = self.config()
-        jobs = [
-            build_image_job(req.prompt, req.model, cfg, pick=self.rotation.pick)
-            for _ in range(req.n)
-        ]
+        model = req.model and resolve_model(req.model, cfg.settings.model_aliases, cfg.models)
+        jobs = [self.image_job(req.prompt, model, cfg) for _ in range(req.n)]
         return jobs, cfg.settings
 
     async def generate(

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lmarena_bridge.config.aliases import resolve_model
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.relay.answer_encoder import ClientCall
@@ -103,13 +104,16 @@ class AnswerService:
         """Run ``call``; raises ``BridgeError`` for anything that fails before the first
         byte (validation, no tab, the site refusing at once). Cancelling the caller before
         that cancels the job; a started stream is closed by its consumer (``aclose``)."""
+        cfg = self.config()
         req = call.request
+        model = resolve_model(req.model, cfg.settings.model_aliases, cfg.models)
+        if model != req.model:  # the job asks for the aliased model; the answer keeps the name
+            call.request = req = req.model_copy(update={"model": model})
         scope = RequestScope(
             self.observer, call.endpoint, req.model, stream=bool(req.stream),
             request_id=call.client_request_id,
         )
         try:
-            cfg = self.config()
             memory = self.conversations if cfg.settings.reuse_site_sessions else None
             request = _Request(call, self.build_job(call, cfg, memory), cfg.settings, scope)
         except BridgeError as exc:
