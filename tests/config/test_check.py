@@ -18,7 +18,11 @@ def test_fresh_dir_reports_defaults(tmp_path: Path) -> None:
     assert NO_IDS_HINT not in lines
     assert not any("session ids" in line for line in lines)
     assert any(line.startswith("API key: not set") for line in lines)
-    assert "models.json: 3 models (image models: nano-banana)" in lines
+    assert "models.json: 2 models" in lines
+    # The fresh files hold no image model the default strategy can use: check says how to
+    # get one rather than "No problems found" alone.
+    assert any(line.startswith("No image model usable") and
+               "`lmarena-bridge update-models --apply`" in line for line in lines)
     assert "model_endpoint_map.json: 0 entries" in lines
     assert "available_models.json: 0 models" in lines
     assert "Listens on: 127.0.0.1:5102" in lines
@@ -83,3 +87,29 @@ def test_problems_make_check_fail(tmp_path: Path) -> None:
     assert models_problem.startswith("  models.json: line 1, column ")
     # The report stops there: no summary or advice built from built-in defaults.
     assert lines[start + 3 :] == [FIX_FIRST]
+
+
+def test_legacy_image_model_under_create_is_named(tmp_path: Path) -> None:
+    (tmp_path / "models.json").write_text(
+        '{"nano-banana": "null:image", "gpt": "983bc566-b783-4d28-b24c-3c8b08eb1086"}',
+        encoding="utf-8",
+    )
+    lines, ok = check_config(tmp_path, prog="bash scripts/run.sh")
+    assert ok
+    assert any(line.startswith("Image models without a site id (nano-banana)") and "retry" in line
+               for line in lines)
+    assert any("`bash scripts/run.sh update-models --apply`" in line for line in lines)
+
+
+def test_image_advice_is_quiet_when_an_image_model_has_an_id(tmp_path: Path) -> None:
+    (tmp_path / "models.json").write_text(
+        '{"painter": "text-to-image:983bc566-b783-4d28-b24c-3c8b08eb1086",'
+        ' "nano-banana": "null:image"}',
+        encoding="utf-8",
+    )
+    lines, _ = check_config(tmp_path)
+    assert not any(line.startswith("No image model usable") for line in lines)
+    # The retry strategy can use "null:image": no advice about it there.
+    (tmp_path / "config.jsonc").write_text('{"site_strategy": "retry"}', encoding="utf-8")
+    lines, _ = check_config(tmp_path)
+    assert not any(line.startswith(("Image models without", "No image model")) for line in lines)

@@ -455,7 +455,7 @@ def test_plain_json_stays_plain_json() -> None:
     added = set_value(text, ("new-model",), "abc:image")
     assert json.loads(added)["new-model"] == "abc:image"
     without_gpt5 = json.loads(remove_key(added, ("gpt-5",)))
-    assert list(without_gpt5) == ["gemini-2.5-pro", "nano-banana", "new-model"]
+    assert list(without_gpt5) == ["gemini-2.5-pro", "new-model"]
     assert json.loads(remove_key(added, ("gemini-2.5-pro",)))["gpt-5"]
     assert remove_key(added, ("new-model",)) == text
 

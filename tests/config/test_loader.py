@@ -19,7 +19,6 @@ from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget
 SEED_MODELS = {
     "gemini-2.5-pro": ModelTarget("gemini-2.5-pro", "e2d9d353-6dbe-4414-bf87-bd289d523726"),
     "gpt-5": ModelTarget("gpt-5", "983bc566-b783-4d28-b24c-3c8b08eb1086"),
-    "nano-banana": ModelTarget("nano-banana", None, "image"),
 }
 
 
@@ -67,7 +66,6 @@ def test_default_models_json_is_plain_json() -> None:
     assert json.loads(DEFAULT_TEXTS["models.json"]) == {
         "gemini-2.5-pro": "e2d9d353-6dbe-4414-bf87-bd289d523726",
         "gpt-5": "983bc566-b783-4d28-b24c-3c8b08eb1086",
-        "nano-banana": "null:image",
     }
     assert json.loads(DEFAULT_TEXTS["available_models.json"]) == []
     assert json.loads(DEFAULT_TEXTS["model_endpoint_map.json"]) == {}
@@ -257,3 +255,29 @@ def test_model_values_that_are_not_ids_are_refused_naming_the_key(
     (problem,) = info.value.problems
     assert (problem.file, problem.key) == ("models.json", "my-model")
     assert f"{json.dumps(value)} is not a site model id" in str(problem)
+
+
+def test_fresh_config_names_commands_as_the_user_types_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LMARENA_BRIDGE_PROG", "bash scripts/run.sh")
+    ensure_default_files(tmp_path)
+    text = (tmp_path / "config.jsonc").read_text(encoding="utf-8")
+    assert "`bash scripts/run.sh check`" in text
+    assert "`bash scripts/run.sh capture-ids`" in text
+    assert "lmarena-bridge check" not in text
+
+
+def test_fresh_config_leads_with_the_default_strategy() -> None:
+    text = DEFAULT_CONFIG_JSONC
+    keys = [line.strip().split('"')[1] for line in text.splitlines()
+            if line.strip().startswith('"')]
+    assert keys[:2] == ["version", "site_strategy"]
+    strategy_comment = text[: text.index('"site_strategy":')].rsplit("// ----", 1)[1]
+    assert '"create" (the default)' in strategy_comment
+    # The keys only the legacy strategy reads sit under a heading that says so.
+    legacy = text.index("---- Legacy retry strategy only")
+    for key in ("session_id", "message_id", "bypass_enabled", "tavern_mode_enabled",
+                "use_default_ids_if_mapping_not_found", "endpoint_pool_strategy"):
+        assert text.index(f'"{key}":') > legacy, key
+    assert '"Seed" below means' in text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from lmarena_bridge.config.defaults import CONFIG_JSONC
 from lmarena_bridge.config.loader import collect_config, config_files, read_texts
-from lmarena_bridge.config.model import Settings, ids_are_set
+from lmarena_bridge.config.model import BridgeConfig, Settings, ids_are_set
 from lmarena_bridge.invocation import DEFAULT_PROG
 
 
@@ -73,6 +73,7 @@ def check_config(config_dir: Path, *, prog: str = DEFAULT_PROG) -> tuple[list[st
     if image_models:
         models_line += f" (image models: {', '.join(image_models)})"
     lines.append(models_line)
+    lines.extend(_image_model_lines(config, prog))
     pools = sum(1 for entries in config.endpoint_map.values() if len(entries) > 1)
     map_line = f"model_endpoint_map.json: {_count(len(config.endpoint_map), 'entry', 'entries')}"
     if pools:
@@ -101,6 +102,27 @@ def _strategy_lines(settings: Settings, prog: str) -> list[str]:
     else:
         lines.append("Global session ids: not set")
         lines.append(_no_ids_hint(prog))
+    return lines
+
+
+def _image_model_lines(config: BridgeConfig, prog: str) -> list[str]:
+    """Advice when image requests cannot work with the strategy in force (none otherwise)."""
+    if config.settings.site_strategy != "create":
+        return []
+    images = [t for t in config.models.values() if t.is_image]
+    idless = sorted(t.name for t in images if t.model_id is None)
+    lines = []
+    if idless:
+        lines.append(
+            f"Image models without a site id ({', '.join(idless)}): \"null:image\" works only "
+            "with \"site_strategy\": \"retry\"; requests for them get a 400."
+        )
+    if len(idless) == len(images):
+        lines.append(
+            "No image model usable: with a site tab connected, run "
+            f"`{prog} update-models --apply` to add the site's models with their ids "
+            "(images: /v1/images/generations, or an image model in /v1/chat/completions)."
+        )
     return lines
 
 

@@ -112,6 +112,22 @@ _CONFIG_TEMPLATE = """\
   // Most messages one chat request may hold; more gets a 400.
   "max_messages": $max_messages,
 
+  // ---- The browser the bridge runs itself (serve --browser) ----
+  // Chromium or Chrome to run; empty: /usr/bin/chromium, else chromium, chromium-browser or
+  // google-chrome found on PATH.
+  "browser_executable": $browser_executable,
+  // Its profile folder (cookies, your login), kept between runs; empty: browser-profile in
+  // this folder (a relative path is relative to this folder).
+  "browser_profile_dir": $browser_profile_dir,
+  // How many arena.ai tabs it opens (each one is a worker).
+  "browser_tabs": $browser_tabs,
+  // No window (as --headless). Log in once with a window first.
+  "browser_headless": $browser_headless,
+  // Extra command-line switches, e.g. ["--proxy-server=socks5://127.0.0.1:1080"].
+  "browser_args": $browser_args,
+  // The page each tab opens.
+  "browser_url": $browser_url,
+
 $extra  // ---- Legacy retry strategy only (no effect with "site_strategy": "create") ----
   // The site conversation and message the bridge "retries" for models that have no entry
   // in model_endpoint_map.json. Empty until captured (`$prog capture-ids` writes them).
