@@ -186,6 +186,29 @@ class Settings(BaseModel):
     max_messages: int = Field(
         2048, ge=1, description="Most messages one chat request may hold (400 beyond)."
     )
+    # -- the browser the bridge runs itself (serve --browser; src/lmarena_bridge/browser/)
+    browser_executable: str = Field(
+        "",
+        description="Chromium or Chrome to run with --browser (empty: /usr/bin/chromium, "
+        "else chromium, chromium-browser, google-chrome on PATH).",
+    )
+    browser_profile_dir: str = Field(
+        "",
+        description="The managed browser's profile folder, kept between runs (empty: "
+        "browser-profile in the config folder; relative to it).",
+    )
+    browser_tabs: int = Field(1, ge=1, le=20, description="arena.ai tabs the browser opens.")
+    browser_headless: bool = Field(
+        False, description="Run the managed browser without a window (as --headless does)."
+    )
+    browser_args: list[str] = Field(
+        default_factory=list,
+        description="Extra command-line switches for the managed browser, e.g. "
+        '["--proxy-server=socks5://127.0.0.1:1080"].',
+    )
+    browser_url: str = Field(
+        "https://arena.ai/", description="The page each managed tab opens."
+    )
 
     @field_validator("id_updater_last_mode", mode="before")
     @classmethod
@@ -214,6 +237,13 @@ class Settings(BaseModel):
                     f"{host!r} is not a host name like 'bridge.lan', '*.example.com' or '*'"
                 )
         return hosts
+
+    @field_validator("browser_url")
+    @classmethod
+    def _browser_url(cls, v: str) -> str:
+        if not re.fullmatch(r"https?://\S+", v.strip()):
+            raise ValueError(f"{v!r} is not an http(s) address like 'https://arena.ai/'")
+        return v.strip()
 
     @field_validator("cors_allowed_origins")
     @classmethod
