@@ -14,6 +14,18 @@ if [ -e .venv ] && ! .venv/bin/python -c 'import sys, pip; sys.exit(sys.version_
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+# The JavaScript clients of the end-to-end tests, pinned by each folder's package-lock.json;
+# reinstalled only when a lock changed (npm's cache then serves it without the network).
+if ! command -v npm >/dev/null; then
+  $SUDO apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+fi
+for lock in tests/e2e/*/package-lock.json; do
+  dir=$(dirname "$lock")
+  if ! [ "$dir/node_modules/.package-lock.json" -nt "$lock" ]; then
+    (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+  fi
+done
 .venv/bin/ruff check .
 .venv/bin/mypy src/lmarena_bridge
 set +e; .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; rc=$?; set -e
