@@ -168,3 +168,18 @@ async def test_health_answers_while_a_page_source_frame_is_scanned(bridge, worke
         await asyncio.sleep(0.1)
     assert error_of(r, 502)["code"] == "no_models_in_page"
     assert max(times) < 1.0, max(times)
+
+
+async def test_every_n_but_one_gets_the_same_message(bridge) -> None:
+    # n=1000000 used to hit a validation bound ("less than or equal to 128") while n=2 said
+    # only 1 is supported; both are the same limit of the site.
+    messages = []
+    async with httpx.AsyncClient() as http:
+        for n in (2, 1_000_000, 0, -3):
+            r = await http.post(f"{bridge.url}/v1/chat/completions", json={**CHAT, "n": n})
+            assert r.status_code == 400, r.text
+            error = r.json()["error"]
+            assert error["param"] == "n"
+            messages.append(error["message"].replace(f"n={n})", "n=N)"))
+    assert messages[0].startswith("Only n=1 is supported")
+    assert set(messages) == {messages[0]}

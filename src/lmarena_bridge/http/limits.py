@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from lmarena_bridge.http.responses import error_response
+from lmarena_bridge.protocol.openai import ONLY_ONE_CHOICE
 
 # OpenAI's own limit on ``stop``.
 MAX_STOP_SEQUENCES = 4
@@ -90,8 +91,9 @@ def require_json(headers: Mapping[str, str]) -> None:
 
 
 def check_chat_limits(data: Mapping[str, Any], settings: Settings) -> None:
-    """400 for a chat request with more messages than ``max_messages`` or more than four
-    stop sequences (checked on the raw JSON, before validation, so a huge list costs little)."""
+    """400 for a chat request with more messages than ``max_messages``, more than four
+    stop sequences, or an ``n`` other than 1 (checked on the raw JSON, before validation, so
+    a huge list costs little and every ``n`` gets the same message)."""
     messages = data.get("messages")
     if isinstance(messages, list) and len(messages) > settings.max_messages:
         raise InvalidRequest(
@@ -101,6 +103,9 @@ def check_chat_limits(data: Mapping[str, Any], settings: Settings) -> None:
             param="messages",
             code="array_above_max_length",
         )
+    n = data.get("n")
+    if n.__class__ is int and n != 1:
+        raise InvalidRequest(f"{ONLY_ONE_CHOICE} (got n={n})", param="n")
     stop = data.get("stop")
     if isinstance(stop, list) and len(stop) > MAX_STOP_SEQUENCES:
         raise InvalidRequest(

@@ -86,6 +86,9 @@ class ChatMessage(_Inbound):
     tool_call_id: str | None = None  # role "tool"
 
 
+ONLY_ONE_CHOICE = "Only n=1 is supported: the site returns one answer per request."
+
+
 class StreamOptions(_Inbound):
     include_usage: bool = False
 
@@ -95,7 +98,9 @@ class ChatCompletionRequest(_Inbound):
     messages: list[ChatMessage]
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: int | None = Field(default=None, ge=1, le=128)
+    # The site gives one answer per request; http/limits.py refuses any other n with
+    # ONLY_ONE_CHOICE before validation, so these bounds only guard other callers.
+    n: int | None = Field(default=None, ge=1, le=1)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
