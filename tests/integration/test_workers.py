@@ -230,6 +230,9 @@ async def test_no_tab_answer_within_about_ten_seconds_through_sdk_retries(make_b
     assert exc.value.response.headers["retry-after"] == "2"
     # Three waits for a tab plus two Retry-After pauses; the old settings took 35 s.
     assert waited < 15
+    # A new user learns where the userscript comes from, not only that one is missing.
+    message = exc.value.message
+    assert "http://127.0.0.1:5102/userscript.user.js" in message and "/monitor" in message
 
 
 async def test_client_gone_while_queued_never_reaches_a_tab(make_bridge, workers) -> None:

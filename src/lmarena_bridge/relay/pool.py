@@ -20,9 +20,13 @@ __all__ = ["OPEN_SITE_HINT", "Worker", "WorkerConnection", "WorkerPool"]
 
 log = logging.getLogger(__name__)
 
+# The pool does not know the listen address, so the link is given by its path (and as it
+# is with the default host and port).
 OPEN_SITE_HINT = (
-    "Open https://arena.ai in your browser with the LMArena Bridge userscript installed "
-    "and keep the tab open."
+    "Install the LMArena Bridge userscript from this bridge's /userscript.user.js (with the "
+    "default host and port: http://127.0.0.1:5102/userscript.user.js; the monitor page, "
+    "/monitor, links it too), then open https://arena.ai in that browser and keep the tab "
+    "open."
 )
 
 
