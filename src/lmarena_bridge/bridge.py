@@ -5,23 +5,27 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lmarena_bridge.config.check import RETRY_WARNING
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.metrics import BridgeMetrics
 from lmarena_bridge.monitor import MonitorHub
+from lmarena_bridge.relay.accounts import Pacing
 from lmarena_bridge.relay.answer_encoder import ClientCall
 from lmarena_bridge.relay.conversations import ConversationMemory
 from lmarena_bridge.relay.images import ImageService
 from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.lifecycle import AnswerService
+from lmarena_bridge.relay.model_catalog import ModelCatalog
 from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.tab_requests import TabRequests
 from lmarena_bridge.site.job import SiteJob
-from lmarena_bridge.site.request import build_site_job
-from lmarena_bridge.site.seed_job import EndpointRotation
+from lmarena_bridge.site.strategy import SiteStrategy, strategy_for
+
+if TYPE_CHECKING:
+    from lmarena_bridge.browser.supervisor import BrowserSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -37,51 +41,55 @@ class Bridge:
             queue_max=lambda: self.settings.queue_max_size,
             queue_timeout=lambda: self.settings.queue_timeout_seconds,
             no_worker_timeout=lambda: self.settings.no_worker_timeout_seconds,
+            pacing=self._pacing,
         )
         self.relay = Relay(self.pool, self.observers)
         self.metrics = BridgeMetrics(self.pool, self.config)
         self.monitor = MonitorHub(self.pool, config_store, started_at=self.started_at)
         self.observers.add(self.metrics)
         self.observers.add(self.monitor)
-        self.rotation = EndpointRotation(self.settings.endpoint_pool_strategy)
+        self.strategy: SiteStrategy = strategy_for(self.settings)
+        self._warn_strategy()
         config_store.add_listener(self._config_changed)
         self.answers = AnswerService(
             self.relay, self.config, self.observers, self._chat_job, self._empty_advice
         )
-        self.images = ImageService(self.relay, self.config, self.observers, self.rotation)
+        self.images = ImageService(self.relay, self.config, self.observers, self._image_job)
         self.tab_requests = TabRequests(self.relay)
-        self._strategy = self.settings.site_strategy
-        self._warn_strategy(self.settings)
+        self.browser: BrowserSupervisor | None = None  # serve --browser (http/app.py)
+        self.catalog = ModelCatalog(self.relay, self.tab_requests, config_store, self.config)
+        self.observers.add(self.catalog)
 
     def _chat_job(
         self, call: ClientCall, cfg: BridgeConfig, memory: ConversationMemory | None
     ) -> SiteJob:
-        return build_site_job(
+        return self.strategy.chat_job(
             call.request,
             cfg,
-            pick=self.rotation.pick,
             continue_from=memory.session_for if memory is not None else None,
         )
 
-    @staticmethod
-    def _empty_advice(settings: Settings) -> str:
-        if settings.site_strategy == "retry":
-            return "The captured session may be broken; try again or capture new ids."
-        return "This is a known site failure; try again in a moment or pick another model."
+    def _image_job(self, prompt: str, model: str | None, cfg: BridgeConfig) -> SiteJob:
+        return self.strategy.image_job(prompt, model, cfg)
 
-    @staticmethod
-    def _warn_strategy(settings: Settings) -> None:
-        if settings.site_strategy == "retry":
-            log.warning('site_strategy is "retry" (legacy). %s', RETRY_WARNING)
+    def _empty_advice(self, settings: Settings) -> str:
+        return self.strategy.empty_answer_advice
+
+    def _warn_strategy(self) -> None:
+        if self.strategy.warning:
+            log.warning("%s", self.strategy.warning)
 
     def _config_changed(self, config: BridgeConfig) -> None:
-        if config.settings.site_strategy != self._strategy:
-            self._strategy = config.settings.site_strategy
-            self._warn_strategy(config.settings)
-        # A reloaded endpoint map may have other pools: start them from their first entry.
-        self.rotation.strategy = config.settings.endpoint_pool_strategy
-        self.rotation.reset()
+        if config.settings.site_strategy != self.strategy.name:
+            self.strategy = strategy_for(config.settings)
+            self._warn_strategy()
+        else:
+            self.strategy.config_changed(config)
         self.pool.set_limit(config.settings.max_concurrent_per_worker)
+
+    def _pacing(self) -> Pacing:
+        s = self.settings
+        return Pacing(s.pace_min_interval_seconds, s.pace_max_per_minute, s.pace_max_per_day)
 
     @property
     def config_dir(self) -> Path:

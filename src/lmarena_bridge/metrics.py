@@ -24,7 +24,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from lmarena_bridge import __version__
 from lmarena_bridge.config.model import BridgeConfig
-from lmarena_bridge.relay.health import HUMAN_REASONS
+from lmarena_bridge.relay.accounts import Cooldown
+from lmarena_bridge.relay.health import COOLDOWN_REASONS, HUMAN_REASONS
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
 from lmarena_bridge.relay.tool_calls import REJECT_REASONS
@@ -50,6 +51,8 @@ TTFT_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60, 120)
 QUEUE_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60)
 # A person clicks in seconds; a login or a forgotten tab takes minutes to hours.
 HUMAN_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 90, 120, 300, 600, 1800, 3600)
+# Pacing holds a request for up to queue_timeout_seconds (30 by default).
+PACING_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 120)
 
 
 def prefix_label(prefix: str) -> str:
@@ -97,20 +100,34 @@ class _PoolCollector:
         queue = GaugeMetricFamily(f"{PREFIX}_queue_depth", "Requests waiting for a free tab.")
         health = GaugeMetricFamily(
             f"{PREFIX}_tab_health",
-            "Connected browser tabs by health: ready, busy, or needs_human with the reason "
-            "(recaptcha, challenge, logged_out, wrong_origin).",
+            "Connected browser tabs by health: ready, busy, needs_human with the reason "
+            "(recaptcha, challenge, logged_out, wrong_origin), or cooling_down with the reason "
+            "(rate_limit, quota, flagged).",
             labels=["state", "reason"],
+        )
+        remaining = GaugeMetricFamily(
+            f"{PREFIX}_site_ratelimit_remaining",
+            "Requests the site says an account has left in its budget, per modality.",
+            labels=["account", "modality"],
         )
         if with_samples:
             counts = dict.fromkeys(WORKER_STATES, 0)
             healths = {("ready", ""): 0, ("busy", ""): 0}
             healths.update({("needs_human", r): 0 for r in HUMAN_REASONS})
+            healths.update({("cooling_down", r): 0 for r in COOLDOWN_REASONS})
             used = capacity = 0
+            now = time.time()
             for w in list(self._pool.workers.values()):
                 bucket = worker_bucket(w)
                 counts[bucket] = counts.get(bucket, 0) + 1
                 reason = w.human_reason
-                key = (w.health, "") if reason is None else ("needs_human", reason_label(reason))
+                cooldown = w.cooldown(now)
+                if reason is not None:
+                    key = ("needs_human", reason_label(reason))
+                elif cooldown is not None and not w.closed:
+                    key = ("cooling_down", cooldown.reason)
+                else:
+                    key = (w.health, "")
                 healths[key] = healths.get(key, 0) + 1
                 used += w.load
                 if w.routable:
@@ -122,7 +139,11 @@ class _PoolCollector:
             jobs.add_metric([], used)
             slots.add_metric([], capacity)
             queue.add_metric([], self._pool.queue_depth)
-        return [workers, jobs, slots, queue, health]
+            for name, acc in list(self._pool.accounts.by_key.items()):
+                for modality, budget in acc.budgets.items():
+                    if budget.remaining is not None:
+                        remaining.add_metric([name, modality], budget.remaining)
+        return [workers, jobs, slots, queue, health, remaining]
 
 
 class BridgeMetrics(RelayObserver):
@@ -247,10 +268,25 @@ class BridgeMetrics(RelayObserver):
             ["outcome", "reason"],
             registry=r,
         )
+        self.cooldowns = PromCounter(
+            f"{PREFIX}_account_cooldowns",
+            "Times an arena.ai account began a cooldown, by reason (rate_limit, quota, flagged).",
+            ["reason"],
+            registry=r,
+        )
+        self.pacing_wait = Histogram(
+            f"{PREFIX}_pacing_wait_seconds",
+            "Time requests waited because every account that could take them was paced or "
+            "cooling down (pace_* settings, relay/accounts.py).",
+            buckets=PACING_BUCKETS,
+            registry=r,
+        )
+        for cooling in COOLDOWN_REASONS:
+            self.cooldowns.labels(cooling)
         # Pre-create the label-free series and the fixed error kinds, so a dashboard sees
         # zeros instead of missing series before the first event.
-        for reason in HUMAN_REASONS:
-            self.human_checks.labels(reason)
+        for human in HUMAN_REASONS:
+            self.human_checks.labels(human)
         for outcome in sorted(HUMAN_CHECK_OUTCOMES):
             self.human_outcomes.labels(outcome, "recaptcha")
         for kind in sorted(SITE_ERROR_KINDS):
@@ -321,6 +357,12 @@ class BridgeMetrics(RelayObserver):
     def human_check(self, rec: RequestRecord, reason: str, outcome: str, seconds: float) -> None:
         label = outcome if outcome in HUMAN_CHECK_OUTCOMES else OTHER
         self.human_outcomes.labels(label, reason_label(reason)).inc()
+
+    def account_cooldown(self, account: str, cooldown: Cooldown) -> None:
+        self.cooldowns.labels(cooldown.reason).inc()
+
+    def pacing_waited(self, seconds: float) -> None:
+        self.pacing_wait.observe(seconds)
 
     def tool_calls(
         self, rec: RequestRecord, calls: int, rejected: Counter[str], names: list[str]

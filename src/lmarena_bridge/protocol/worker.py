@@ -6,11 +6,56 @@ structured errors and status reports. Both share the job and data frames.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROTOCOL_VERSION = 2
+
+
+# ---- the tab's vocabulary ----------------------------------------------------------------
+
+
+class Capability(StrEnum):
+    """What a tab says it can do in its hello (the userscript's CAPABILITIES list)."""
+
+    ABORT = "abort"
+    HEARTBEAT = "heartbeat"
+    STATUS = "status"
+    STRUCTURED_ERRORS = "structured_errors"
+    IDS_CAPTURED = "ids_captured"
+    PAGE_SOURCE = "page_source"
+    SITE_REQUEST = "site_request"  # runs site requests the bridge built (create strategy)
+    CREATE = "create"
+    RECAPTCHA_V3 = "recaptcha_v3"
+    STOP = "stop"
+    RECAPTCHA_V2 = "recaptcha_v2"
+    FOCUS = "focus"
+    MODELS = "models"
+    UPLOAD = "upload"
+    FETCH_IMAGE = "fetch_image"
+    SITE_HEADERS = "site_headers"  # sends the site's rate-limit headers with every answer
+    ACCOUNT = "account"  # names its signed-in account by an opaque key
+
+
+CAPABILITIES: tuple[str, ...] = tuple(c.value for c in Capability)
+
+# What a person must do in a tab that needs one (relay/health.py has the words for each).
+HumanReason = Literal["recaptcha", "challenge", "logged_out", "wrong_origin"]
+HUMAN_REASONS: tuple[HumanReason, ...] = get_args(HumanReason)
+# A status report's state: ready, one of the older reasons by name, or needs_human + reason.
+WorkerState = Literal["ready", "challenge", "logged_out", "wrong_origin", "needs_human"]
+WORKER_STATES: tuple[WorkerState, ...] = get_args(WorkerState)
+# A tab's raw state in the pool (relay/worker.py Worker.state): ready, or why a person is needed.
+TabState = Literal["ready", "recaptcha", "challenge", "logged_out", "wrong_origin"]
+TAB_STATES: tuple[TabState, ...] = get_args(TabState)
+# A tab's health as routing, /health/ready, /metrics and /monitor show it (relay/health.py).
+TabHealth = Literal["ready", "busy", "cooling_down", "needs_human", "disconnected"]
+HEALTH_STATES: tuple[TabHealth, ...] = get_args(TabHealth)
+# Why an account gets no new jobs for a while (relay/accounts.py).
+CooldownReason = Literal["rate_limit", "quota", "flagged"]
+COOLDOWN_REASONS: tuple[CooldownReason, ...] = get_args(CooldownReason)
 
 # The response headers a tab reports with a failed site request: exactly those that
 # site/errors.py reads. Sent in hello_ack, so the userscript and the bridge share one list.
@@ -24,6 +69,20 @@ ERROR_HEADERS: tuple[str, ...] = (
     "ratelimit-modality",
     "location",
     "cf-mitigated",
+    "date",
+)
+# The response headers a tab reports with every site answer (a ``site_headers`` job frame),
+# when the bridge asks for them in hello_ack: the site's limits and its clock
+# (site/ratelimit.py reads them).
+ANSWER_HEADERS: tuple[str, ...] = (
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-modality",
+    "retry-after",
+    "date",
 )
 
 
@@ -111,6 +170,8 @@ class HelloAck(BaseModel):
     # How long the visible v2 check waits for a person in jobs whose recaptcha spec does not
     # say (seed payloads, whose token step the tab builds itself).
     human_check_timeout_seconds: float = 90.0
+    # Headers to send in a ``site_headers`` frame with every site answer (empty: none).
+    answer_headers: list[str] = Field(default_factory=lambda: list(ANSWER_HEADERS))
 
 
 class Ping(BaseModel):
@@ -129,16 +190,15 @@ class Hello(_Frame):
     capabilities: list[str] = Field(default_factory=list)
     # The browser tab's own id, kept across its reloads (a new connection each time).
     tab: str = Field("", max_length=64)
+    # An opaque, stable key of the signed-in account (a hash; never a cookie, token or
+    # email); "" when the page does not say. Tabs of one key share budgets and cooldowns.
+    account: str = Field("", max_length=128)
 
 
 class Pong(_Frame):
     type: Literal["pong"]
     ts: float | None = None
 
-
-WorkerState = Literal["ready", "challenge", "logged_out", "wrong_origin", "needs_human"]
-# What a person must do in a tab that needs one (relay/health.py has the words for each).
-HumanReason = Literal["recaptcha", "challenge", "logged_out", "wrong_origin"]
 
 
 def _spelled(v: Any) -> Any:
@@ -168,12 +228,13 @@ class StatusReport(_Frame):
         return self
 
     @property
-    def tab_state(self) -> str:
+    def tab_state(self) -> TabState:
         """The pool's state for this report: ``ready`` or the reason a person is needed."""
-        if self.state == "needs_human":
+        state = self.state
+        if state == "needs_human":
             assert self.reason is not None
             return self.reason
-        return self.state
+        return state
 
 
 class StructuredError(BaseModel):
@@ -216,10 +277,21 @@ class HumanSolvedFrame(_Frame):
     reason: HumanReason = "recaptcha"
 
 
+class SiteHeadersFrame(_Frame):
+    """Protocol 2, job level: the site answered (any status); the ``answer_headers`` it
+    carried, lower-case names. Sent before the answer's body or error frame."""
+
+    request_id: str
+    type: Literal["site_headers"]
+    status: int | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
 # Job-level frames that carry a ``type`` (besides data and error frames).
 JOB_EVENTS: dict[str, type[BaseModel]] = {
     "needs_human": NeedsHumanFrame,
     "human_solved": HumanSolvedFrame,
+    "site_headers": SiteHeadersFrame,
 }
 
 

@@ -7,18 +7,29 @@ A tab is one of:
 - ``needs_human``: a person must act in the tab first; ``reason`` says why:
   ``recaptcha`` (the site wants the visible reCAPTCHA v2 check solved), ``challenge``
   (a Cloudflare check), ``logged_out`` (no session), ``wrong_origin`` (not on arena.ai);
+- ``cooling_down``: its account (relay/accounts.py) gets no new job until ``until`` (Unix
+  seconds); ``reason`` says why: ``rate_limit`` (the site said 429 or ``retry-after``),
+  ``quota`` (a modality's budget is spent: other modalities still go), ``flagged`` (a 403
+  with ``retry-after``: the site's account flag);
 - ``disconnected``: its socket closed (the pool forgets it right after).
 
-Only ``ready`` and ``busy`` tabs get new jobs. The raw ``Worker.state`` stays what the tab
-reported (``ready`` or one of the reasons); ``health_of`` derives the rest.
+Only ``ready`` and ``busy`` tabs get new jobs (a ``quota`` cooldown holds only its
+modality). The raw ``Worker.state`` stays what the tab reported (``ready`` or one of the
+reasons); ``health_of`` derives the rest.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
+from lmarena_bridge.protocol.worker import COOLDOWN_REASONS, HEALTH_STATES, HUMAN_REASONS, TabHealth
+from lmarena_bridge.relay.accounts import Cooldown
 
-class Worker(Protocol):
+__all__ = ["COOLDOWN_REASONS", "HEALTH_STATES", "HUMAN_REASONS", "TabView"]
+
+
+class TabView(Protocol):
     """What these functions read of a tab (relay/worker.py's Worker)."""
 
     @property
@@ -35,9 +46,8 @@ class Worker(Protocol):
     def state_detail(self) -> str: ...
     @property
     def needs_human_since(self) -> float | None: ...
+    def cooldown(self, now: float | None = None) -> Cooldown | None: ...
 
-HEALTH_STATES = ("ready", "busy", "needs_human", "disconnected")
-HUMAN_REASONS = ("recaptcha", "challenge", "logged_out", "wrong_origin")
 
 # The one thing a person does about each reason, as the monitor and errors say it.
 ACTIONS = {
@@ -48,11 +58,13 @@ ACTIONS = {
 }
 
 
-def health_of(worker: Worker) -> str:
+def health_of(worker: TabView) -> TabHealth:
     if worker.closed:
         return "disconnected"
     if worker.human_reason is not None:
         return "needs_human"
+    if worker.cooldown() is not None:
+        return "cooling_down"
     return "busy" if worker.load > 0 else "ready"
 
 
@@ -60,19 +72,19 @@ def action_for(reason: str) -> str:
     return ACTIONS.get(reason, "look at that tab")
 
 
-def tab_name(worker: Worker) -> str:
+def tab_name(worker: TabView) -> str:
     """``tab w3 (https://arena.ai/c/…)``: how errors and the monitor name a tab."""
     return f"tab {worker.id} ({worker.page})" if worker.page else f"tab {worker.id}"
 
 
-def need_sentence(worker: Worker) -> str:
+def need_sentence(worker: TabView) -> str:
     """``Tab w3 (https://arena.ai/…) needs you: solve the reCAPTCHA check shown in that tab.``"""
     reason = worker.human_reason or ""
     name = tab_name(worker)
     return f"{name[0].upper()}{name[1:]} needs you: {action_for(reason)}."
 
 
-def human_view(worker: Worker) -> dict[str, Any]:
+def human_view(worker: TabView) -> dict[str, Any]:
     """A tab that needs a person, for /health/ready and the monitor's banner."""
     reason = worker.human_reason or ""
     return {
@@ -83,3 +95,11 @@ def human_view(worker: Worker) -> dict[str, Any]:
         "detail": worker.state_detail,
         "since": worker.needs_human_since,
     }
+
+
+def cooling_view(worker: TabView, now: float | None = None) -> dict[str, Any]:
+    """A cooling tab, for /health/ready and the monitor: when it comes back, and why."""
+    now = time.time() if now is None else now
+    cooldown = worker.cooldown(now)
+    return {"id": worker.id, "page": worker.page,
+            **(cooldown.view(now) if cooldown else {"until": None, "reason": None})}

@@ -28,14 +28,18 @@ from lmarena_bridge.protocol.worker import (
     ErrorFrame,
     NeedsHumanFrame,
     ResultFrame,
+    SiteHeadersFrame,
     StatusReport,
+    TabState,
     parse_control,
 )
 from lmarena_bridge.relay.human import HUMAN_SOLVED, HumanCheck
 from lmarena_bridge.relay.job import DONE, KEEPALIVE, LOST, Job
 from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
 from lmarena_bridge.relay.pool import Worker, WorkerPool
-from lmarena_bridge.site.errors import classify_failure, classify_seed_error
+from lmarena_bridge.site.errors import classify_failure, clock_skew_error
+from lmarena_bridge.site.evaluation import on_site_clock
+from lmarena_bridge.site.legacy.seed_errors import classify_seed_error
 
 # Importers of this module find the job, its items and the run here too.
 __all__ = ["DONE", "KEEPALIVE", "LOST", "Job", "Relay"]
@@ -52,6 +56,7 @@ class Relay:
         self.pool = pool
         self.observer = observer
         self.jobs: dict[str, Job] = {}
+        self.modalities: dict[str, str] = {}  # request id -> modality of a site request
         self.control_listeners: list[ControlListener] = []
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -64,20 +69,33 @@ class Relay:
         *,
         eager: bool = True,
         requires: str | None = None,
+        modality: str | None = None,
     ) -> Job:
-        """Acquire a worker with capability ``requires`` (may wait in the queue), send the job."""
+        """Acquire a worker with capability ``requires`` (may wait in the queue), send the job.
+
+        ``modality`` (text, image, …) routes around accounts that cool down or are paced
+        (relay/accounts.py); by default it is read from a site request payload, and None
+        for jobs that are no site request (uploads, models)."""
         t0 = time.monotonic()
+        modality = modality or job_modality(payload)
         # A request that already used a tab (its uploads) keeps to it while it has room.
         prefer = self.pool.workers.get(rec.prefer_worker) if rec.prefer_worker else None
-        if prefer is None or not self.pool.take(prefer, requires):
-            worker = await self.pool.acquire(requires)
+        if prefer is None or not self.pool.take(prefer, requires, modality):
+            worker = await self.pool.acquire(requires, modality)
         else:
             worker = prefer
         rec.queue_wait += time.monotonic() - t0
+        offset = self.pool.clock.offset
+        if modality is not None and offset is not None and abs(offset) >= 1:
+            # Ids on the site's clock (it refuses ids far from it); in place, so the
+            # caller's copy of the payload names the same ids.
+            on_site_clock(payload, int((time.time() + offset) * 1000))
         request_id = uuid.uuid4().hex
         job = Job(request_id, worker, rec, eager)
         worker.jobs[request_id] = job
         self.jobs[request_id] = job
+        if modality is not None:
+            self.modalities[request_id] = modality
         rec.worker_id = worker.id
         try:
             await worker.conn.send({"request_id": request_id, "payload": payload})
@@ -90,6 +108,7 @@ class Relay:
     def _forget(self, job: Job) -> bool:
         if self.jobs.pop(job.request_id, None) is None:
             return False
+        self.modalities.pop(job.request_id, None)
         job.worker.jobs.pop(job.request_id, None)
         if job.request_id in job.worker.human_jobs:
             self.pool.human_wait(job.worker, job.request_id, None)
@@ -163,17 +182,12 @@ class Relay:
                 except ValidationError:
                     log.warning("worker %s sent a malformed error frame; ignored", worker.id)
                     return
-                self._job_failed(
-                    job,
-                    classify_failure(
-                        status=err.status,
-                        content_type=err.content_type,
-                        body=err.body or "",
-                        headers={k.lower(): v for k, v in err.headers.items()},
-                        message=err.message,
-                        code=err.code,
-                    ),
-                )
+                headers = {k.lower(): v for k, v in err.headers.items()}
+                error = classify_failure(status=err.status, content_type=err.content_type,
+                                         body=err.body or "", headers=headers,
+                                         message=err.message, code=err.code)
+                self._site_refused(job, err.status, headers, error)
+                self._job_failed(job, error)
             return
         try:
             msg = parse_control(frame)
@@ -204,7 +218,13 @@ class Relay:
         except ValidationError as exc:
             log.warning("worker %s sent a bad %r frame: %s", job.worker.id, kind, exc)
             return
-        if isinstance(msg, NeedsHumanFrame):
+        if isinstance(msg, SiteHeadersFrame):
+            modality = self.modalities.get(job.request_id)
+            if modality is not None:
+                self.pool.site_answer(job.worker, modality, msg.status,
+                                      {k.lower(): v for k, v in msg.headers.items()},
+                                      refused=False)
+        elif isinstance(msg, NeedsHumanFrame):
             # At once, so that no new job goes to this tab while the check is shown.
             self.pool.human_wait(job.worker, job.request_id, msg.reason)
             job.push(HumanCheck(msg.reason, msg.detail))
@@ -212,14 +232,28 @@ class Relay:
             self.pool.human_wait(job.worker, job.request_id, None)
             job.push(HUMAN_SOLVED)
 
+    def _site_refused(self, job: Job, status: int | None, headers: dict[str, str],
+                      error: SiteError) -> None:
+        """What a refusal says about the account's limits and the site's clock."""
+        modality = self.modalities.get(job.request_id)
+        if status is not None and modality is not None:
+            # A 429 "prompt failed" is about the prompt, not the account.
+            self.pool.site_answer(job.worker, modality, status, headers,
+                                  refused=error.kind != "too_large")
+        if error.code == "clock_skew":
+            skew = clock_skew_error(self.pool.clock.offset)
+            error.message = skew.message
+            error.args = (skew.message,)
+
     def _job_failed(self, job: Job, error: SiteError) -> None:
         if error.code == "cloudflare_challenge":
             self.challenge_seen(job.worker, error.message)
-        elif error.kind in ("logged_out", "wrong_origin"):
-            self.drain(job.worker, error.kind, error.message)
+        elif error.kind == "logged_out" or error.kind == "wrong_origin":
+            self.drain(job.worker, "logged_out" if error.kind == "logged_out" else "wrong_origin",
+                       error.message)
         job.push(error)
 
-    def drain(self, worker: Worker, state: str, detail: str) -> None:
+    def drain(self, worker: Worker, state: TabState, detail: str) -> None:
         """Take a tab out of routing until it reports ``ready`` again, reloading it once."""
         self.pool.set_state(worker, state, detail[:200])
         if not worker.refresh_sent and not worker.closed:
@@ -235,3 +269,15 @@ class Relay:
         for job in list(worker.jobs.values()):
             self._forget(job)
             job.push(LOST)
+
+
+def job_modality(payload: dict[str, Any]) -> str | None:
+    """The modality of a site request payload (text, image, …); None for other jobs."""
+    kind = payload.get("type")
+    if kind == "site_request":
+        body = payload.get("body")
+        modality = body.get("modality") if isinstance(body, dict) else None
+        return "text" if modality in (None, "chat") else str(modality)
+    if kind is None and "message_templates" in payload:  # the legacy retry payload
+        return "image" if payload.get("is_image_request") else "text"
+    return None

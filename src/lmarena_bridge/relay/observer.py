@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from lmarena_bridge.relay.accounts import Cooldown
     from lmarena_bridge.relay.worker import Worker
 
 _log = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ class RelayObserver:
     def human_check(self, rec: RequestRecord, reason: str, outcome: str, seconds: float) -> None:
         """A request met a human check; ``outcome``: solved | timeout | cancelled | moved |
         abandoned; ``seconds`` it waited for the person."""
+    def account_cooldown(self, account: str, cooldown: Cooldown) -> None:
+        """An account began (or extended) a cooldown (relay/accounts.py)."""
+    def accounts_changed(self) -> None:
+        """Budgets, cooldowns or request counts of the accounts changed."""
+    def pacing_waited(self, seconds: float) -> None:
+        """A request waited ``seconds`` for its account's pacing (or cooldown) to allow it."""
 
 
 class Observers(RelayObserver):
@@ -145,3 +152,12 @@ class Observers(RelayObserver):
 
     def human_check(self, rec: RequestRecord, reason: str, outcome: str, seconds: float) -> None:
         self._each("human_check", rec, reason, outcome, seconds)
+
+    def account_cooldown(self, account: str, cooldown: Cooldown) -> None:
+        self._each("account_cooldown", account, cooldown)
+
+    def accounts_changed(self) -> None:
+        self._each("accounts_changed")
+
+    def pacing_waited(self, seconds: float) -> None:
+        self._each("pacing_waited", seconds)

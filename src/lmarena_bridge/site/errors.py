@@ -1,7 +1,8 @@
 """Classify the site's failures into :class:`~lmarena_bridge.errors.SiteError`.
 
 Inputs come from the worker: a protocol-2 structured error (status, content type, body,
-headers), a protocol-1 error string, or an in-stream ``a3`` line. Decisions are made on
+headers), a protocol-1 error string (split by site/legacy/seed_errors.py), or an in-stream
+``a3`` line. Decisions are made on
 the HTTP status and headers first; the body only refines them (and is quoted so the user
 sees what the site said). Model output is never classified here.
 """
@@ -45,10 +46,6 @@ _RETRY_CAP_SECONDS = 3600.0
 _RATE_LIMIT_DEFAULT_SECONDS = 30.0
 _CHALLENGE_RETRY_SECONDS = 10.0
 
-_SEED_STATUS = re.compile(
-    r"(?:(?:状态|status(?:\s*code)?)\s*[:：=]?\s*|\bHTTP(?:/[\d.]+)?\s+)(\d{3})\b", re.IGNORECASE
-)
-_SEED_BODY = re.compile(r"(?:内容|content|body)\s*[:：]\s*", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"\s+")
 _STREAM_POLICY = re.compile(
@@ -152,6 +149,8 @@ def _classify(
             code="wrong_origin",
             retry_after=_CHALLENGE_RETRY_SECONDS,
         )
+    if status == 400 and "offset too big" in lowered:
+        return clock_skew_error(None)
     if status == 400 and '"zoderror"' in lowered:
         return _schema_changed(body, quote)
     if status == 401 and "does not have access" not in lowered:
@@ -208,28 +207,6 @@ def _classify(
         status=502,
         code="site_error",
     )
-
-
-def parse_seed_error(text: str) -> tuple[int | None, str]:
-    """Split a protocol-1 error string into (status, body).
-
-    Accepts ``网络响应不正常。状态: 429. 内容: {...}``, the English ``Status: 429.
-    Content: ...`` and plain text (no status: the whole text is the body).
-    """
-    found = _SEED_STATUS.search(text)
-    if found is None:
-        return None, text.strip()
-    status = int(found.group(1))
-    after = text[found.end() :]
-    marker = _SEED_BODY.search(after)
-    body = after[marker.end() :] if marker else after.lstrip(" .,;:")
-    return status, body.strip()
-
-
-def classify_seed_error(text: str) -> SiteError:
-    """Classify a protocol-1 ``{"error": "<text>"}`` frame."""
-    status, body = parse_seed_error(text)
-    return classify_failure(status=status, content_type=None, body=body, message=text)
 
 
 def classify_stream_error(message: str) -> SiteError:
@@ -307,6 +284,27 @@ _WORKER_NAMED: dict[str, _Named] = {
     "bad_job": _Named(
         "The browser tab refused the request the bridge built{detail}.", "other", 502),
 }
+
+
+def clock_skew_error(offset: float | None) -> SiteError:
+    """The site's 400 "Evaluation session ID seems spoofed, offset too big": the ids' time
+    (the bridge mints them on the site's clock, learnt from its ``date`` header) is far
+    from the site's. ``offset``: the site's clock minus this machine's, as measured."""
+    measured = (f"The site's clock is {offset:+.0f} s from this machine's (measured from its "
+                "Date header) and the bridge already mints ids on the site's time, so the "
+                "offset moved or the site checks something else"
+                if offset is not None and abs(offset) >= 1 else
+                "The bridge measured no offset from the site's Date header yet"
+                if offset is None else
+                f"The measured offset is only {offset:+.1f} s")
+    return SiteError(
+        'LMArena refused the request\'s ids as "spoofed, offset too big": their time is '
+        f"too far from the site's clock. {measured}. Set this computer's clock right (turn "
+        "on automatic time sync), reload the arena.ai tab, and retry.",
+        kind="other",
+        status=502,
+        code="clock_skew",
+    )
 
 
 def _worker_named(code: str | None, said: str) -> SiteError | None:

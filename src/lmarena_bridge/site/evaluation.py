@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal
 
 from lmarena_bridge.protocol.worker import AttachmentPayload, RecaptchaSpec, SiteRequestPayload
+
+# The capability a tab needs to send an Evaluation (docs/worker-protocol.md).
+SITE_REQUEST = "site_request"
 
 STREAM_PREFIX = "/nextjs-api/stream"
 CREATE_PATH = f"{STREAM_PREFIX}/create-evaluation"
@@ -66,6 +69,12 @@ class Evaluation:
     # How long the tab's visible v2 check waits for a person (None: no v2 step).
     human_check_seconds: float | None = None
 
+    requires: ClassVar[str] = SITE_REQUEST
+
+    def with_files(self, uploaded: Mapping[str, AttachmentPayload]) -> Evaluation:
+        """This evaluation with every attachment whose URL ``uploaded`` names replaced."""
+        return replace(self, attachments=tuple(uploaded.get(a.url, a) for a in self.attachments))
+
     def attempt(self, new_id: Callable[[], str] = uuid7) -> SiteRequestPayload:
         """The payload for one attempt, with ids no earlier attempt used."""
         session_id = self.session_id or new_id()
@@ -97,3 +106,44 @@ class Evaluation:
             ),
             stop_path=stop_path(session_id, user_message_id),
         )
+
+
+# The ids an attempt mints (a post's session id is the site's own and stays).
+_FRESH_IDS = ("id", "userMessageId", "modelAMessageId", "modelBMessageId")
+
+
+def uuid7_ms(value: str) -> int | None:
+    """The Unix milliseconds inside a UUIDv7 (None for anything else)."""
+    hexes = value.replace("-", "").lower()
+    if len(hexes) != 32 or hexes[12] != "7":
+        return None
+    try:
+        return int(hexes[:12], 16)
+    except ValueError:
+        return None
+
+
+def on_site_clock(payload: dict[str, Any], site_ms: int) -> None:
+    """Re-time, in place, the ids an attempt minted in a ``site_request`` payload dict to
+    the site's clock (``site_ms``, its Unix milliseconds); the ids' random bits and their
+    order stay. The site refuses ids far from its own clock ("offset too big")."""
+    body = payload.get("body")
+    if payload.get("type") != "site_request" or not isinstance(body, dict):
+        return
+    keys = [k for k in _FRESH_IDS if k != "id" or payload.get("path") == CREATE_PATH]
+    stamps = {k: uuid7_ms(body[k]) for k in keys if isinstance(body.get(k), str)}
+    known = {k: ms for k, ms in stamps.items() if ms is not None}
+    if not known:
+        return
+    first = min(known.values())
+    renamed: dict[str, str] = {}
+    for key, ms in known.items():
+        old = body[key]
+        h = f"{(site_ms + ms - first) & 0xFFFF_FFFF_FFFF:012x}" + old.replace("-", "")[12:]
+        body[key] = renamed[old] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    for name in ("path", "stop_path"):
+        value = payload.get(name)
+        if isinstance(value, str):
+            for old, new in renamed.items():
+                value = value.replace(old, new)
+            payload[name] = value

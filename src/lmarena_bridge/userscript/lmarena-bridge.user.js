@@ -30,7 +30,7 @@
   const CAPABILITIES = [
     "abort", "heartbeat", "status", "structured_errors", "ids_captured", "page_source",
     "site_request", "create", "recaptcha_v3", "stop", "recaptcha_v2", "focus", "models", "upload",
-    "fetch_image",
+    "fetch_image", "site_headers", "account",
   ];
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 30000;
@@ -123,6 +123,8 @@
   let configuredV2Sitekey = "";  // recaptcha_v2_sitekey from hello_ack
   let humanTimeoutS = DEFAULT_HUMAN_TIMEOUT_S;  // human_check_timeout_seconds from hello_ack
   let errorHeaders = DEFAULT_ERROR_HEADERS;  // error_headers from hello_ack
+  let answerHeaders = [];      // answer_headers from hello_ack: sent with every site answer
+  let accountKey = "";         // opaque hash of the signed-in user (see readAccountKey)
   let injectedScript = null;   // {element, loadedAt, failed} for an enterprise.js we added
   let titleBase = "";          // the page's own title (see pageTitle)
   // request_id -> {controller, stopPath, sent}: one AbortController per site request.
@@ -153,7 +155,7 @@
       if (ws !== socket) return;
       lastHeard = Date.now();
       send({ type: "hello", protocol: PROTOCOL, version: VERSION, page: location.href, capabilities: CAPABILITIES,
-             tab: TAB_ID });
+             tab: TAB_ID, account: accountKey });
       reported = null; // the bridge knows nothing about this page yet
       reportState();
       if (pendingIds && send(pendingIds)) pendingIds = null;
@@ -211,6 +213,8 @@
       humanTimeoutS = Number.isFinite(humanTimeout) && humanTimeout >= 0 ? humanTimeout : DEFAULT_HUMAN_TIMEOUT_S;
       errorHeaders = Array.isArray(msg.error_headers) && msg.error_headers.every((h) => typeof h === "string")
         ? msg.error_headers : DEFAULT_ERROR_HEADERS;
+      answerHeaders = Array.isArray(msg.answer_headers) && msg.answer_headers.every((h) => typeof h === "string")
+        ? msg.answer_headers : [];
       setConnected(true);
       log("connected as worker", msg.worker_id);
     } else if (msg.type === "ping") {
@@ -751,6 +755,7 @@
           emit(jobError("wrong_origin", "the site redirected the request (it may have moved to another domain)"));
           return;
         }
+        reportAnswerHeaders(response, emit);
         if (response.ok) {
           await streamBody(response, emit);
           return;
@@ -807,6 +812,17 @@
     } catch (err) {
       return "";
     }
+  }
+
+  // The site's limits and clock, with every answer (docs/worker-protocol.md "site_headers").
+  function reportAnswerHeaders(response, emit) {
+    if (!answerHeaders.length) return;
+    const headers = {};
+    for (const name of answerHeaders) {
+      const value = response.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    emit({ type: "site_headers", status: response.status, headers });
   }
 
   function reportHttpError(response, text, emit) {
@@ -1102,11 +1118,47 @@
     }
   }
 
-  function start() {
+  // ---- the signed-in account ------------------------------------------------------------
+
+  // The page's Supabase session (the arena-auth-prod-v1 cookie, possibly split in .0/.1,
+  // which the site's own client reads) names the signed-in user. Only the user's id is taken
+  // from it, and only a hash of that id leaves the page: never the cookie, a token or an email.
+  const AUTH_COOKIE = "arena-auth-prod-v1";
+
+  function signedInUserId() {
+    const jar = {};
+    for (const part of (document.cookie || "").split(/;\s*/)) {
+      const eq = part.indexOf("=");
+      if (eq > 0) jar[part.slice(0, eq)] = part.slice(eq + 1);
+    }
+    const raw = jar[AUTH_COOKIE] || ((jar[`${AUTH_COOKIE}.0`] || "") + (jar[`${AUTH_COOKIE}.1`] || ""));
+    if (!raw) return "";
+    try {
+      const session = JSON.parse(atob(decodeURIComponent(raw).replace(/^base64-/, "")));
+      const id = session && session.user && session.user.id;
+      return typeof id === "string" ? id : "";
+    } catch (err) {
+      return "";
+    }
+  }
+
+  async function readAccountKey() {
+    const id = signedInUserId();
+    if (!id || !crypto.subtle) return "";
+    try {
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`lmarena-bridge:${id}`));
+      return "acct-" + Array.from(new Uint8Array(digest).slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("");
+    } catch (err) {
+      return "";
+    }
+  }
+
+  async function start() {
     if (WRONG_ORIGIN) {
       log(WRONG_ORIGIN);
       showWrongOriginBanner();
     }
+    accountKey = await readAccountKey();
     connect();
     setInterval(tick, STATE_CHECK_MS);
     // React to the site retitling the page at once rather than on the next tick.
