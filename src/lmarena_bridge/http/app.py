@@ -28,6 +28,7 @@ from lmarena_bridge.http import (
     model_routes,
     monitor,
     openai_routes,
+    responses_routes,
     userscript_route,
     worker_ws,
 )
@@ -108,6 +109,7 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlett
     app = Starlette(
         routes=[
             *openai_routes.routes.routes,
+            *responses_routes.routes.routes,
             *image_routes.routes.routes,
             *worker_ws.routes.routes,
             *userscript_route.routes.routes,
