@@ -72,6 +72,39 @@ def test_invalid_hand_edit_keeps_last_good_config(
     assert seen == [store.current]
 
 
+def test_rejected_edit_is_logged_once_and_its_repair_too(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ConfigStore(config_dir)
+    path = config_dir / "config.jsonc"
+    path.write_text(COMMENTED.replace("6000", '"6000x"'), encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="lmarena_bridge.config.store"):
+        # One edit often reaches the watcher as two or three changes.
+        assert store.reload() is False
+        assert store.reload() is False
+        rejected = [r for r in caplog.records if "not reloaded" in r.getMessage()]
+        assert len(rejected) == 1
+        assert "key 'port'" in rejected[0].getMessage()
+        # Undoing the typo brings back the settings in force: nothing swaps, but the log
+        # says the problem is gone (it used to say nothing).
+        caplog.clear()
+        path.write_text(COMMENTED, encoding="utf-8")
+        assert store.reload() is True
+        assert store.generation == 1
+        assert [r.getMessage() for r in caplog.records] == [
+            "Config problems fixed; the settings in force are unchanged"
+        ]
+        # A second broken edit is logged again, and a fix to new settings says so too.
+        caplog.clear()
+        path.write_text("{", encoding="utf-8")
+        assert store.reload() is False
+        path.write_text(COMMENTED.replace("6000", "6001"), encoding="utf-8")
+        assert store.reload() is True
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and "not reloaded" in messages[0]
+    assert messages[1].startswith("Config problems fixed; loaded from")
+
+
 def test_unchanged_reload_does_not_notify(config_dir: Path) -> None:
     store = ConfigStore(config_dir)
     seen: list[BridgeConfig] = []

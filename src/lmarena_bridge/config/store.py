@@ -14,7 +14,7 @@ from typing import Any
 
 from watchfiles import Change, awatch
 
-from lmarena_bridge.config.defaults import DEFAULT_TEXTS, FILE_NAMES
+from lmarena_bridge.config.defaults import FILE_NAMES, default_text
 from lmarena_bridge.config.editor import remove_key, set_value, write_atomic
 from lmarena_bridge.config.errors import ConfigFileError, ConfigProblem
 from lmarena_bridge.config.jsonc import parse_jsonc
@@ -71,21 +71,31 @@ class ConfigStore:
                         )
                     )
             if problems:
+                # One edit often reaches the watcher as several changes: say it once.
+                if problems != self.problems:
+                    logger.warning(
+                        "Config not reloaded, the last good settings stay in force: %s"
+                        if self.generation
+                        else "Config not loaded: %s",
+                        "; ".join(str(p) for p in problems),
+                    )
                 self.problems = problems
-                logger.warning(
-                    "Config not reloaded, the last good settings stay in force: %s"
-                    if self.generation
-                    else "Config not loaded: %s",
-                    "; ".join(str(p) for p in problems),
-                )
                 return False
+            repaired = bool(self.problems)
             self.problems = []
             self._present = present
             if config == self.current and self.generation:
+                if repaired:  # back to the settings in force: nothing swaps, but say so
+                    logger.info("Config problems fixed; the settings in force are unchanged")
                 return True
             self.current = config  # one assignment: readers see the old or the new config
             self.generation += 1
-        logger.info("Config loaded from %s (generation %d)", self.config_dir, self.generation)
+        logger.info(
+            "Config %s from %s (generation %d)",
+            "problems fixed; loaded" if repaired else "loaded",
+            self.config_dir,
+            self.generation,
+        )
         for callback in list(self._listeners):
             try:
                 callback(config)
@@ -157,7 +167,7 @@ class ConfigStore:
         with self._write_lock:
             texts, _ = read_texts(self.config_dir)
             original = texts[file_name]
-            text = DEFAULT_TEXTS[file_name] if original is None else original
+            text = default_text(file_name) if original is None else original
             parse_jsonc(text, file=file_name)  # a hand-broken file cannot be edited safely
             for key_path in remove:
                 text = _edit(file_name, text, key_path, remove_key)
