@@ -81,4 +81,4 @@ async def test_endpoint_pool_round_robin_and_strategy_reload(make_bridge, worker
     bridge = srv.app.state.bridge
     path = bridge.config_dir / "config.jsonc"
     write_atomic(path, set_value(path.read_text(), ["endpoint_pool_strategy"], "random"))
-    await wait_for(lambda: bridge.rotation.strategy == "random", timeout=5)
+    await wait_for(lambda: bridge.strategy.rotation.strategy == "random", timeout=5)

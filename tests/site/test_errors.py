@@ -11,10 +11,9 @@ import pytest
 from lmarena_bridge.errors import SiteError
 from lmarena_bridge.site.errors import (
     classify_failure,
-    classify_seed_error,
     classify_stream_error,
-    parse_seed_error,
 )
+from lmarena_bridge.site.legacy.seed_errors import classify_seed_error, parse_seed_error
 
 CF_PAGE = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>'

@@ -12,8 +12,9 @@ from lmarena_bridge.config.model import BridgeConfig, ModelTarget, Settings
 from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.protocol.worker import JobFrame
-from lmarena_bridge.site.evaluation import CREATE_PATH, Evaluation, uuid7
-from lmarena_bridge.site.request import SITE_REQUEST, build_image_job, build_site_job
+from lmarena_bridge.site.evaluation import CREATE_PATH, SITE_REQUEST, Evaluation, uuid7
+from lmarena_bridge.site.job import SiteJob
+from lmarena_bridge.site.strategy import strategy_for
 from lmarena_bridge.site.transcript import TranscriptFormat, flatten
 
 TEXT_ID = "e2d9d353-6dbe-4414-bf87-bd289d523726"
@@ -146,11 +147,19 @@ def chat(messages: list[dict[str, Any]], model: str = "gpt") -> ChatCompletionRe
     return ChatCompletionRequest.model_validate({"model": model, "messages": messages})
 
 
+def build_site_job(req: ChatCompletionRequest, cfg: BridgeConfig) -> SiteJob:
+    return strategy_for(cfg.settings).chat_job(req, cfg)
+
+
+def build_image_job(prompt: str, model: str | None, cfg: BridgeConfig) -> SiteJob:
+    return strategy_for(cfg.settings).image_job(prompt, model, cfg)
+
+
 def test_create_is_the_default_and_needs_no_ids() -> None:
     cfg = config()
     assert cfg.settings.site_strategy == "create" and cfg.settings.session_id == ""
     job = build_site_job(chat([{"role": "user", "content": "Hello"}]), cfg)
-    assert job.requires == SITE_REQUEST and job.payload is None
+    assert job.requires == SITE_REQUEST and isinstance(job.request, Evaluation)
     payload = job.attempt_payload()
     body = payload["body"]
     assert body["mode"] == "direct-battle" and body["modelAId"] == TEXT_ID

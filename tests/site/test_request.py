@@ -1,4 +1,5 @@
-"""OpenAI chat/image requests -> seed-era job payloads (the legacy ``retry`` strategy)."""
+"""OpenAI chat/image requests -> seed-era job payloads (the legacy ``retry`` strategy,
+site/legacy/)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,11 @@ import pytest
 from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget, Settings
 from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
-from lmarena_bridge.site.request import (
-    EndpointRotation,
-    SiteJob,
-    build_image_job,
-    build_site_job,
-)
+from lmarena_bridge.protocol.worker import JobPayload
+from lmarena_bridge.site.job import SiteJob
+from lmarena_bridge.site.legacy.rotation import EndpointRotation
+from lmarena_bridge.site.legacy.seed_job import SeedRequest
+from lmarena_bridge.site.legacy.strategy import LegacyRetryStrategy
 
 SID, MID = "sess-global", "msg-global"
 TEXT_ID = "e2d9d353-6dbe-4414-bf87-bd289d523726"
@@ -60,11 +60,21 @@ def counter() -> Callable[[], str]:
 def build(messages: list[dict[str, Any]], cfg: BridgeConfig | None = None, **kw: Any) -> SiteJob:
     model = kw.pop("model", "gpt")
     pick = kw.pop("pick", None)
-    return build_site_job(chat(messages, model, **kw), cfg or config(), pick=pick, new_id=counter())
+    strategy = LegacyRetryStrategy(pick=pick)
+    return strategy.chat_job(chat(messages, model, **kw), cfg or config(), new_id=counter())
+
+
+def build_image_job(prompt: str, model: str | None, cfg: BridgeConfig) -> SiteJob:
+    return LegacyRetryStrategy().image_job(prompt, model, cfg)
+
+
+def seed(job: SiteJob) -> JobPayload:
+    assert isinstance(job.request, SeedRequest) and job.requires is None
+    return job.request.payload
 
 
 def shape(job: SiteJob) -> list[tuple[str, str, str]]:
-    return [(t.role, t.content, t.participantPosition) for t in job.payload.message_templates]
+    return [(t.role, t.content, t.participantPosition) for t in seed(job).message_templates]
 
 
 def user(content: Any) -> dict[str, Any]:
@@ -81,7 +91,7 @@ def image(url: str, **extra: Any) -> dict[str, Any]:
 def test_plain_text_job() -> None:
     job = build([{"role": "system", "content": "Be terse."}, user("Hi")])
     assert shape(job) == [("system", "Be terse.", "b"), ("user", "Hi", "a")]
-    p = job.payload
+    p = seed(job)
     assert (p.session_id, p.message_id, p.target_model_id, p.is_image_request) == (
         SID,
         MID,
@@ -105,7 +115,7 @@ def test_plain_text_job() -> None:
 )
 def test_roles(role: str, expected: str) -> None:
     job = build([{"role": role, "content": "x"}, user("q")])
-    assert job.payload.message_templates[0].role == expected
+    assert seed(job).message_templates[0].role == expected
 
 
 def test_function_messages_are_refused() -> None:
@@ -119,7 +129,7 @@ def test_tool_results_become_user_text() -> None:
         {"id": "call_1", "type": "function",
          "function": {"name": "f", "arguments": '{"x": 1}'}}]},
         {"role": "tool", "tool_call_id": "call_1", "content": "42"}, user("r")])
-    roles = [(t.role, t.content) for t in job.payload.message_templates]
+    roles = [(t.role, t.content) for t in seed(job).message_templates]
     assert roles[1] == ("assistant", '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>')
     assert roles[2][0] == "user" and "42" in roles[2][1] and 'name="f"' in roles[2][1]
 
@@ -135,8 +145,8 @@ def test_reasoning_content_is_dropped() -> None:
     job = build(
         [user("q"), {"role": "assistant", "content": "A", "reasoning_content": "secret"}, user("r")]
     )
-    assert [t.content for t in job.payload.message_templates] == ["q", "A", "r"]
-    assert "secret" not in job.payload.model_dump_json()
+    assert [t.content for t in seed(job).message_templates] == ["q", "A", "r"]
+    assert "secret" not in seed(job).model_dump_json()
 
 
 @pytest.mark.parametrize(
@@ -144,17 +154,17 @@ def test_reasoning_content_is_dropped() -> None:
     [("", " "), (None, " "), ("   ", " "), ([], " "), ([{"type": "text", "text": ""}], " ")],
 )
 def test_empty_user_text_becomes_space(content: Any, expected: str) -> None:
-    assert build([user(content)]).payload.message_templates[0].content == expected
+    assert seed(build([user(content)])).message_templates[0].content == expected
 
 
 def test_empty_assistant_text_stays_empty() -> None:
     job = build([user("q"), {"role": "assistant", "content": None}, user("r")])
-    assert job.payload.message_templates[1].content == ""
+    assert seed(job).message_templates[1].content == ""
 
 
 def test_text_parts_joined() -> None:
     job = build([user([{"type": "text", "text": "one"}, {"type": "text", "text": "two"}])])
-    assert job.payload.message_templates[0].content == "one\n\ntwo"
+    assert seed(job).message_templates[0].content == "one\n\ntwo"
 
 
 # ---- request-level refusals ----------------------------------------------------------
@@ -195,8 +205,8 @@ def test_model_only_in_endpoint_map() -> None:
     cfg = config(endpoint_map={"mapped": [{"session_id": "s1", "message_id": "m1"}]})
     job = build([user("q")], cfg, model="mapped")
     assert job.target is None
-    assert job.payload.target_model_id is None
-    assert (job.payload.session_id, job.payload.message_id) == ("s1", "m1")
+    assert seed(job).target_model_id is None
+    assert (seed(job).session_id, seed(job).message_id) == ("s1", "m1")
 
 
 # ---- attachments ---------------------------------------------------------------------
@@ -222,9 +232,9 @@ def test_model_only_in_endpoint_map() -> None:
 )
 def test_image_attachments(url: str, name: str, mime: str) -> None:
     job = build([user([{"type": "text", "text": "look"}, image(url, detail="high")])])
-    (att,) = job.payload.message_templates[0].attachments
+    (att,) = seed(job).message_templates[0].attachments
     assert (att.name, att.contentType, att.url) == (name, mime, url)
-    assert job.payload.message_templates[0].content == "look"
+    assert seed(job).message_templates[0].content == "look"
 
 
 def test_attachment_names_are_unique_across_messages() -> None:
@@ -235,13 +245,13 @@ def test_attachment_names_are_unique_across_messages() -> None:
             user([image(PNG)]),
         ]
     )
-    names = [a.name for t in job.payload.message_templates for a in t.attachments]
+    names = [a.name for t in seed(job).message_templates for a in t.attachments]
     assert names == ["image_1.png", "image_2.jpg", "image_3.png"]
 
 
 def test_image_url_as_plain_string_is_accepted() -> None:
     job = build([user([{"type": "image_url", "image_url": PNG}])])
-    assert job.payload.message_templates[0].attachments[0].url == PNG
+    assert seed(job).message_templates[0].attachments[0].url == PNG
 
 
 @pytest.mark.parametrize(
@@ -290,7 +300,7 @@ def test_tavern_merges_system_messages_to_front() -> None:
 
 def test_tavern_off_keeps_order() -> None:
     msgs = [user("u1"), {"role": "system", "content": "S"}, user("u2")]
-    assert [t.content for t in build(msgs).payload.message_templates] == ["u1", "S", "u2"]
+    assert [t.content for t in seed(build(msgs)).message_templates] == ["u1", "S", "u2"]
 
 
 def test_tavern_without_system_messages() -> None:
@@ -322,7 +332,7 @@ def test_bypass_mode(model: str, bypass: bool, expected_tail: list[tuple[str, st
 )
 def test_image_bypass_trick(text: str, expected: str) -> None:
     job = build([user([{"type": "text", "text": text}, image(PNG)])])
-    t = job.payload.message_templates
+    t = seed(job).message_templates
     assert [(m.role, m.content) for m in t] == [
         ("user", "Hi"),
         ("assistant", ""),
@@ -349,7 +359,7 @@ def test_image_bypass_keeps_history_and_runs_before_bypass_mode() -> None:
         ("user", "look", "a"),
         ("user", " ", "a"),
     ]
-    assert job.payload.message_templates[3].attachments[0].url == JPEG
+    assert seed(job).message_templates[3].attachments[0].url == JPEG
 
 
 @pytest.mark.parametrize(
@@ -366,7 +376,7 @@ def test_image_bypass_keeps_history_and_runs_before_bypass_mode() -> None:
 )
 def test_image_bypass_not_applied(messages: list[dict[str, Any]]) -> None:
     job = build(messages)
-    assert [t.role for t in job.payload.message_templates] == [m["role"] for m in messages]
+    assert [t.role for t in seed(job).message_templates] == [m["role"] for m in messages]
 
 
 # ---- modes, positions and ids --------------------------------------------------------
@@ -393,7 +403,7 @@ def test_positions_from_global_mode(
 ) -> None:
     cfg = config(bypass_enabled=True, id_updater_last_mode=mode, id_updater_battle_target=target)
     job = build(MSGS, cfg)
-    assert [t.participantPosition for t in job.payload.message_templates] == positions
+    assert [t.participantPosition for t in seed(job).message_templates] == positions
     assert (job.mode, job.battle_target, job.side) == (mode, target, side)
 
 
@@ -420,20 +430,20 @@ def test_endpoint_entry_mode(
     )
     job = build(MSGS, cfg)
     assert (job.mode, job.battle_target, job.side) == expected
-    assert (job.payload.session_id, job.payload.message_id) == ("s1", "m1")
+    assert (seed(job).session_id, seed(job).message_id) == ("s1", "m1")
 
 
 def test_pool_uses_pick_and_defaults_to_first() -> None:
     pool = [{"session_id": f"s{i}", "message_id": f"m{i}"} for i in range(3)]
     cfg = config(endpoint_map={"gpt": pool})
-    assert build([user("q")], cfg).payload.session_id == "s0"
+    assert seed(build([user("q")], cfg)).session_id == "s0"
     seen: list[tuple[str, int]] = []
 
     def last(model: str, entries: Any) -> EndpointEntry:
         seen.append((model, len(entries)))
         return entries[-1]
 
-    assert build([user("q")], cfg, pick=last).payload.session_id == "s2"
+    assert seed(build([user("q")], cfg, pick=last)).session_id == "s2"
     assert seen == [("gpt", 3)]
 
 
@@ -442,12 +452,12 @@ def test_round_robin_rotation_per_model() -> None:
     other = [{"session_id": "o", "message_id": "o"}]
     cfg = config(endpoint_map={"gpt": pool, "painter": other})
     rot = EndpointRotation()
-    got = [build([user("q")], cfg, pick=rot.pick).payload.session_id for _ in range(4)]
+    got = [seed(build([user("q")], cfg, pick=rot.pick)).session_id for _ in range(4)]
     assert got == ["s0", "s1", "s2", "s0"]
-    assert build([user("q")], cfg, model="painter", pick=rot.pick).payload.session_id == "o"
-    assert build([user("q")], cfg, pick=rot.pick).payload.session_id == "s1"
+    assert seed(build([user("q")], cfg, model="painter", pick=rot.pick)).session_id == "o"
+    assert seed(build([user("q")], cfg, pick=rot.pick)).session_id == "s1"
     rot.reset()
-    assert build([user("q")], cfg, pick=rot.pick).payload.session_id == "s0"
+    assert seed(build([user("q")], cfg, pick=rot.pick)).session_id == "s0"
 
 
 def test_random_rotation() -> None:
@@ -496,8 +506,8 @@ def test_missing_ids_in_endpoint_entry() -> None:
 )
 def test_image_model_in_chat(model: str, target_id: str | None) -> None:
     job = build([user("a cat")], config(bypass_enabled=True), model=model)
-    assert job.is_image and job.payload.is_image_request
-    assert job.payload.target_model_id == target_id
+    assert job.is_image and seed(job).is_image_request
+    assert seed(job).target_model_id == target_id
     assert shape(job) == [("user", "a cat", "a")]
 
 
@@ -514,8 +524,8 @@ def test_image_model_in_chat(model: str, target_id: str | None) -> None:
 def test_image_job(model: str | None, name: str, target_id: str | None) -> None:
     job = build_image_job("a red fox", model, config(bypass_enabled=True))
     assert job.model == name
-    assert job.is_image and job.payload.is_image_request
-    assert job.payload.target_model_id == target_id
+    assert job.is_image and seed(job).is_image_request
+    assert seed(job).target_model_id == target_id
     assert shape(job) == [("user", "a red fox", "a")]
     assert job.prompt_chars == len("a red fox")
 
@@ -529,7 +539,7 @@ def test_image_job_battle_side() -> None:
 def test_image_job_uses_endpoint_map() -> None:
     cfg = config(endpoint_map={"painter": [{"session_id": "ps", "message_id": "pm"}]})
     job = build_image_job("fox", "painter", cfg)
-    assert (job.payload.session_id, job.payload.message_id) == ("ps", "pm")
+    assert (seed(job).session_id, seed(job).message_id) == ("ps", "pm")
 
 
 @pytest.mark.parametrize(

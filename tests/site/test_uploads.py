@@ -1,5 +1,5 @@
 """Images for models that need uploaded files: limits, data URIs, the job's flag
-(site/uploads.py, site/request.py)."""
+(site/uploads.py, site/create_job.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lmarena_bridge.config.model import BridgeConfig, ModelTarget, Settings
 from lmarena_bridge.errors import BridgeError, InvalidRequest
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.protocol.worker import AttachmentPayload
-from lmarena_bridge.site.request import build_site_job
+from lmarena_bridge.site.create_job import CreateStrategy
 from lmarena_bridge.site.uploads import (
     MAX_UPLOAD_BYTES,
     ImageTooLarge,
@@ -125,12 +125,12 @@ def request(model: str, image: bool = True) -> ChatCompletionRequest:
 ])
 def test_the_job_says_when_images_must_be_uploaded(setting: str, model: str, image: bool,
                                                    wanted: bool) -> None:
-    job = build_site_job(request(model, image), cfg(setting, (VISION_ENTRY,)))
+    job = CreateStrategy().chat_job(request(model, image), cfg(setting, (VISION_ENTRY,)))
     assert job.upload_images is wanted
 
 
 def test_uploaded_files_replace_the_images_everywhere() -> None:
-    job = build_site_job(request("vision"), cfg(available=(VISION_ENTRY,)))
+    job = CreateStrategy().chat_job(request("vision"), cfg(available=(VISION_ENTRY,)))
     (att,) = job.attachments()
     file = AttachmentPayload(name="k/x.png", contentType="image/png", url="https://s/k/x.png")
     done = job.with_uploads({att.url: file})

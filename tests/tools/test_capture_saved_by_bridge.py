@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lmarena_bridge.http import internal_routes
+from lmarena_bridge.site.legacy import id_channel
 from tests.conftest import wait_for
 from tests.support.servers import MESSAGE_ID, SESSION_ID
 from tests.tools.test_capture_ids import NEW_MID, NEW_SID, RICH_CONFIG, click_retry
@@ -62,7 +62,7 @@ def seed_updater(monkeypatch: pytest.MonkeyPatch) -> Any:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setattr(
-        internal_routes, "SEED_UPDATER_URL", f"http://127.0.0.1:{server.server_port}/update"
+        id_channel, "SEED_UPDATER_URL", f"http://127.0.0.1:{server.server_port}/update"
     )
     yield received
     server.shutdown()

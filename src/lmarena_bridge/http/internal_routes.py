@@ -10,9 +10,7 @@ require it, because the seed's scripts never send one (docs/site-protocol.md §4
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import urllib.request
 from typing import Any
 
 import orjson
@@ -38,6 +36,7 @@ from lmarena_bridge.relay.tab_requests import (
     read_available_models,
     write_available_models,
 )
+from lmarena_bridge.site.legacy.id_channel import forward_ids
 from lmarena_bridge.site.models import extract_models
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 PAGE_SOURCE_TIMEOUT_SECONDS = 20.0
 MAX_CAPTURE_WAIT_SECONDS = 60.0
 SEED_NOT_CONNECTED = "Browser client not connected."
-SEED_UPDATER_URL = "http://127.0.0.1:5103/update"
 SAVE_CAPTURE_WAIT_SECONDS = 600.0
 
 
@@ -183,21 +181,8 @@ async def _save_when_captured(bridge: Bridge, capture: Capture, choice: TabChoic
 
 async def _forward_to_seed_updater(tabs: TabRequests, capture: Capture) -> None:
     await tabs.wait_capture(capture, SAVE_CAPTURE_WAIT_SECONDS)
-    if not capture.done.is_set():
-        return
-    body = json.dumps({"sessionId": capture.session_id, "messageId": capture.message_id})
-    try:
-        await asyncio.to_thread(_post_json, SEED_UPDATER_URL, body.encode())
-    except OSError as exc:  # nobody listening: the ids are still available by polling
-        log.info("no seed id_updater on %s to pass the ids to (%s)", SEED_UPDATER_URL, exc)
-
-
-def _post_json(url: str, body: bytes) -> None:
-    req = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        resp.read()
+    if capture.done.is_set() and capture.session_id and capture.message_id:
+        await forward_ids(capture.session_id, capture.message_id)
 
 
 @routes.get("/id_capture/{capture_id}")

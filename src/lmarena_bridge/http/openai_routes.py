@@ -100,19 +100,10 @@ def _model_cards(bridge: Bridge) -> list[ModelCard]:
                 capabilities=card_capabilities(entry, target.kind) if entry else None,
             )
         )
-    s = cfg.settings
-    if s.site_strategy == "create":
-        if s.battle_model not in cfg.models:  # the anonymous battle pseudo-model
-            cards.append(
-                ModelCard(id=s.battle_model, created=MODEL_CREATED, owned_by="lmarena",
-                          type="text")
-            )
-    else:  # only the retry strategy can use a model known from the endpoint map alone
-        cards += [
-            ModelCard(id=name, created=MODEL_CREATED, owned_by="lmarena")
-            for name in cfg.endpoint_map
-            if name not in cfg.models
-        ]
+    cards += [  # e.g. the anonymous battle pseudo-model
+        ModelCard(id=name, created=MODEL_CREATED, owned_by="lmarena", type=kind)
+        for name, kind in bridge.strategy.extra_models(cfg).items()
+    ]
     return cards
 
 

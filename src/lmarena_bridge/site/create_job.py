@@ -1,6 +1,6 @@
-"""The create strategy: one new site conversation per request, carrying the whole
-transcript (docs/site-protocol.md §5), or a follow-up in a conversation the bridge started
-(§5.6). Pure."""
+"""The create strategy (the default): one new site conversation per request, carrying the
+whole transcript (docs/site-protocol.md §5), or a follow-up in a conversation the bridge
+started (§5.6). Pure."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from dataclasses import replace
 
 from lmarena_bridge.config.model import BridgeConfig, ModelTarget
 from lmarena_bridge.errors import InvalidRequest, NotConfigured
+from lmarena_bridge.protocol.openai import ChatCompletionRequest
+from lmarena_bridge.protocol.worker import MessageTemplate
 from lmarena_bridge.site.catalog import find_entry, requires_upload
 from lmarena_bridge.site.evaluation import Evaluation, Modality
 from lmarena_bridge.site.job import SiteJob, Turn, turn_key
+from lmarena_bridge.site.request import chat_turns, check_prompt, image_target
 from lmarena_bridge.site.transcript import TranscriptFormat, conversation_key, flatten
+from lmarena_bridge.site.turns import short_id
 
 _MODALITY_BY_KIND: dict[str, Modality] = {
     "text": "chat",
@@ -20,6 +24,44 @@ _MODALITY_BY_KIND: dict[str, Modality] = {
     "search": "search",
     "webdev": "webdev",
 }
+
+
+class CreateStrategy:
+    """Models of models.json by their site id, and the anonymous battle pseudo-model."""
+
+    name = "create"
+    warning: str | None = None
+    empty_answer_advice = (
+        "This is a known site failure; try again in a moment or pick another model."
+    )
+
+    def chat_job(
+        self,
+        req: ChatCompletionRequest,
+        config: BridgeConfig,
+        *,
+        new_id: Callable[[], str] = short_id,
+        continue_from: Callable[[str], str | None] | None = None,
+    ) -> SiteJob:
+        """``continue_from`` maps a :func:`conversation_key` to the site session that
+        conversation has; a hit makes the job a follow-up with the new turns only."""
+        target = config.models.get(req.model)
+        known = target is not None or req.model == config.settings.battle_model
+        turns = chat_turns(req, config, known=known, new_id=new_id)
+        return create_job(req.model, target, turns, config, continue_from)
+
+    def image_job(self, prompt: str, model: str | None, config: BridgeConfig) -> SiteJob:
+        check_prompt(prompt)
+        target = image_target(model, config)
+        template = MessageTemplate(role="user", content=prompt)
+        return create_job(target.name, target, [("user", template)], config)
+
+    def extra_models(self, config: BridgeConfig) -> dict[str, str | None]:
+        battle = config.settings.battle_model
+        return {} if battle in config.models else {battle: "text"}
+
+    def config_changed(self, config: BridgeConfig) -> None:
+        return None
 
 
 def create_job(
@@ -50,9 +92,8 @@ def create_job(
             human_check_seconds=s.human_check_timeout_seconds or None,
         )
         return SiteJob(
-            payload=None, model=model, target=None, is_image=False, mode="battle",
+            request=evaluation, model=model, target=None, is_image=False, mode="battle",
             battle_target=s.battle_side, side=side, prompt_chars=len(content),
-            evaluation=evaluation,
             upload_images=bool(attachments) and s.upload_images == "always",
         )
     if target is None or target.model_id is None:
@@ -87,9 +128,9 @@ def create_job(
                 session_id=session_id,
             )
     return SiteJob(
-        payload=None, model=model, target=target, is_image=modality == "image",
+        request=evaluation, model=model, target=target, is_image=modality == "image",
         mode="direct_chat", battle_target="A", side="a", prompt_chars=len(content),
-        evaluation=evaluation, fallback=fallback, turn_keys=keys,
+        fallback=fallback, turn_keys=keys,
         upload_images=bool(attachments) and _uploads_wanted(target, config),
     )
 

@@ -1,31 +1,48 @@
-"""What the relay runs for one OpenAI request: :class:`SiteJob`, built by site/request.py."""
+"""What the relay runs for one client request: :class:`SiteJob`, built by a site strategy
+(site/strategy.py) around that strategy's :class:`SiteRequest`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from lmarena_bridge.config.model import ModelTarget
-from lmarena_bridge.protocol.worker import AttachmentPayload, JobPayload, MessageTemplate
-from lmarena_bridge.site.evaluation import Evaluation
+from lmarena_bridge.protocol.worker import AttachmentPayload, MessageTemplate
 from lmarena_bridge.site.transcript import TurnKey
 
-Turn = tuple[str, MessageTemplate]  # (role in the transcript, the seed-era template)
+Turn = tuple[str, MessageTemplate]  # (role in the transcript, its text and attachments)
 
 
-# The capability a tab needs for create-strategy jobs (docs/worker-protocol.md).
-SITE_REQUEST = "site_request"
+class SiteRequest(Protocol):
+    """What a tab sends for a job, as one strategy builds it."""
+
+    @property
+    def requires(self) -> str | None:
+        """The tab capability this request needs (None: any tab)."""
+        ...
+
+    @property
+    def attachments(self) -> tuple[AttachmentPayload, ...]:
+        """The images a tab may have to upload first (relay/uploads.py)."""
+        ...
+
+    def attempt(self) -> BaseModel:
+        """The job frame's payload for one attempt (a strategy may give fresh ids each)."""
+        ...
+
+    def with_files(self, uploaded: Mapping[str, AttachmentPayload]) -> SiteRequest:
+        """This request with every attachment whose URL ``uploaded`` names replaced."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
 class SiteJob:
-    """Everything the relay needs to run one site request and read its answer.
+    """Everything the relay needs to run one site request and read its answer."""
 
-    Exactly one of ``payload`` (retry strategy, the seed payload) and ``evaluation``
-    (create strategy) is set.
-    """
-
-    payload: JobPayload | None
+    request: SiteRequest
     model: str
     target: ModelTarget | None
     is_image: bool
@@ -33,10 +50,9 @@ class SiteJob:
     battle_target: str  # "A" | "B"
     side: str  # participant whose stream lines carry the answer: "a" | "b"
     prompt_chars: int
-    evaluation: Evaluation | None = None
-    # Session reuse (create strategy): the whole conversation if a follow-up is refused,
-    # and the turns whose continuation this request's answer becomes.
-    fallback: Evaluation | None = None
+    # Session reuse: the whole conversation if a follow-up is refused, and the turns whose
+    # continuation this request's answer becomes.
+    fallback: SiteRequest | None = None
     turn_keys: tuple[TurnKey, ...] = ()
     # The images must first become files of the site's store (relay/uploads.py).
     upload_images: bool = False
@@ -44,14 +60,11 @@ class SiteJob:
     @property
     def requires(self) -> str | None:
         """The worker capability this job needs (None: any worker)."""
-        return SITE_REQUEST if self.evaluation is not None else None
+        return self.request.requires
 
     def attempt_payload(self) -> dict[str, Any]:
-        """The frame payload for one attempt; create jobs get fresh site ids every time."""
-        if self.evaluation is not None:
-            return self.evaluation.attempt().model_dump()
-        assert self.payload is not None
-        return self.payload.model_dump()
+        """The frame payload for one attempt."""
+        return self.request.attempt().model_dump()
 
     def fallback_payload(self) -> dict[str, Any]:
         assert self.fallback is not None
@@ -59,17 +72,12 @@ class SiteJob:
 
     def attachments(self) -> list[AttachmentPayload]:
         """Every attachment the job may send (its follow-up's fallback included)."""
-        return [a for ev in (self.evaluation, self.fallback) if ev for a in ev.attachments]
+        return [a for r in (self.request, self.fallback) if r for a in r.attachments]
 
-    def with_uploads(self, uploaded: dict[str, AttachmentPayload]) -> SiteJob:
+    def with_uploads(self, uploaded: Mapping[str, AttachmentPayload]) -> SiteJob:
         """This job with every attachment whose URL ``uploaded`` names replaced by the file."""
-
-        def swap(ev: Evaluation | None) -> Evaluation | None:
-            if ev is None:
-                return None
-            return replace(ev, attachments=tuple(uploaded.get(a.url, a) for a in ev.attachments))
-
-        return replace(self, evaluation=swap(self.evaluation), fallback=swap(self.fallback),
+        fallback = self.fallback.with_files(uploaded) if self.fallback is not None else None
+        return replace(self, request=self.request.with_files(uploaded), fallback=fallback,
                        upload_images=False)
 
 

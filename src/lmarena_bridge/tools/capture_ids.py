@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from lmarena_bridge.site.legacy.id_channel import SEED_PORT, SideChannel
 from lmarena_bridge.tools.client import (
     BridgeClient,
     ToolError,
@@ -22,7 +23,6 @@ from lmarena_bridge.tools.client import (
     client_for,
 )
 from lmarena_bridge.tools.console import Console, Countdown, choose_worker, run_tool
-from lmarena_bridge.tools.side_channel import SEED_PORT, SideChannel
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 1.0  # also the countdown's refresh rate

@@ -1,16 +1,41 @@
 """The seed's id side channel: seed-era userscripts POST captured ids to
-``http://127.0.0.1:5103/update`` (docs/site-protocol.md §4). capture-ids listens there while it
-waits, answering exactly as the seed's id_updater did.
+``http://127.0.0.1:5103/update`` (docs/site-protocol.md §4), where the seed's id_updater.py
+listened. Both ends live here: capture-ids listens there while it waits, answering exactly
+as the seed's id_updater did (:class:`SideChannel`), and the bridge passes ids our userscript
+captured on to a seed id_updater that may be listening (:func:`forward_ids`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
+import logging
 import threading
+import urllib.request
 from dataclasses import dataclass
 
+log = logging.getLogger(__name__)
+
 SEED_PORT = 5103
+SEED_UPDATER_URL = f"http://127.0.0.1:{SEED_PORT}/update"
+
+
+async def forward_ids(session_id: str, message_id: str) -> None:
+    """POST the ids as a seed-era userscript would; nobody listening is no error."""
+    body = json.dumps({"sessionId": session_id, "messageId": message_id}).encode()
+    try:
+        await asyncio.to_thread(_post_json, SEED_UPDATER_URL, body)
+    except OSError as exc:  # the ids are still available by polling the capture
+        log.info("no seed id_updater on %s to pass the ids to (%s)", SEED_UPDATER_URL, exc)
+
+
+def _post_json(url: str, body: bytes) -> None:
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        resp.read()
 
 
 @dataclass(frozen=True)

@@ -1,55 +1,51 @@
-"""The legacy retry strategy: the seed-era payload that regenerates a captured message
-(docs/site-protocol.md §4): captured ids, tavern and bypass tricks, participant positions.
-Pure."""
+"""The seed-era payload that regenerates a captured message (docs/site-protocol.md §4):
+captured ids, tavern and bypass tricks, participant positions. Pure."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
-from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget, ids_are_set
+from lmarena_bridge.config.model import BridgeConfig, ModelTarget, ids_are_set
 from lmarena_bridge.errors import NotConfigured
 from lmarena_bridge.invocation import command
-from lmarena_bridge.protocol.worker import JobPayload, MessageTemplate
+from lmarena_bridge.protocol.worker import AttachmentPayload, JobPayload, MessageTemplate
 from lmarena_bridge.site.job import SiteJob
-
-Picker = Callable[[str, Sequence[EndpointEntry]], EndpointEntry]
+from lmarena_bridge.site.legacy.rotation import Picker, first_entry
 
 _BYPASS_MARKER = "--bypass"
 
 
-class EndpointRotation:
-    """Chooses an entry from a model's pool in model_endpoint_map.json.
+@dataclass(frozen=True, slots=True)
+class SeedRequest:
+    """The seed payload, sent the same on every attempt: the captured ids are the request.
 
-    ``round_robin`` (default) spreads requests over the pool in order, per model name, so
-    concurrent requests do not all regenerate the same captured message;
-    ``random`` matches the seed's ``random.choice``. Single-threaded use (the event loop).
+    Its images travel inside the templates; the retry strategy never uploads them.
     """
 
-    def __init__(self, strategy: str = "round_robin", rng: random.Random | None = None) -> None:
-        if strategy not in ("round_robin", "random"):
-            raise ValueError(f"unknown endpoint pool strategy {strategy!r}")
-        self.strategy = strategy
-        self._rng = rng or random.Random()
-        self._counters: dict[str, int] = {}
+    payload: JobPayload
 
-    def pick(self, model: str, entries: Sequence[EndpointEntry]) -> EndpointEntry:
-        if not entries:
-            raise ValueError(f"empty endpoint pool for {model!r}")
-        if self.strategy == "random":
-            return self._rng.choice(entries)
-        turn = self._counters.get(model, 0)
-        self._counters[model] = turn + 1
-        return entries[turn % len(entries)]
+    requires: ClassVar[str | None] = None  # a seed-era tab runs it too
+    attachments: ClassVar[tuple[AttachmentPayload, ...]] = ()
 
-    def reset(self) -> None:
-        """Forget the positions (e.g. after the map was reloaded)."""
-        self._counters.clear()
+    def attempt(self) -> JobPayload:
+        return self.payload
+
+    def with_files(self, uploaded: Mapping[str, AttachmentPayload]) -> SeedRequest:
+        return self
 
 
-def first_entry(model: str, entries: Sequence[EndpointEntry]) -> EndpointEntry:
-    return entries[0]
+def seed_templates(
+    templates: list[MessageTemplate], is_image: bool, config: BridgeConfig
+) -> list[MessageTemplate]:
+    """The conversation as the seed sent it: tavern mode, the image bypass, the text bypass."""
+    if config.settings.tavern_mode_enabled:
+        templates = merge_system(templates)
+    templates = image_bypass(templates)
+    if config.settings.bypass_enabled and not is_image:
+        templates.append(MessageTemplate(role="user", content=" "))
+    return templates
 
 
 def merge_system(templates: list[MessageTemplate]) -> list[MessageTemplate]:
@@ -109,7 +105,7 @@ def seed_job(
         is_image_request=is_image,
     )
     return SiteJob(
-        payload=payload,
+        request=SeedRequest(payload),
         model=model,
         target=target,
         is_image=is_image,
