@@ -104,6 +104,28 @@ async def test_function_call_round_trip(site: EmulatorState, tabs: Tabs,
     assert "sunny, 21°C" in prompts[1] and call.call_id in prompts[1]
 
 
+async def test_custom_tool_call_and_its_output(site: EmulatorState, tabs: Tabs,
+                                               oai: openai.AsyncOpenAI) -> None:
+    await tabs.ensure(1)
+    patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch"
+    prompts = scripted(site, call_block("apply_patch", {"input": patch}), "Patched.")
+    tools: Any = [{"type": "custom", "name": "apply_patch", "description": "Edit files.",
+                   "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}]
+    async with oai.responses.stream(model="echo-model", input="Add a.txt", tools=tools) as s:
+        kinds = [e.type async for e in s]
+        first = await s.get_final_response()
+    assert "response.custom_tool_call_input.done" in kinds
+    (call,) = first.output
+    assert call.type == "custom_tool_call" and call.input == patch
+    history: Any = ["Add a.txt", call.model_dump(exclude_none=True),
+                    {"type": "custom_tool_call_output", "call_id": call.call_id,
+                     "output": "Done: a.txt"}]
+    history[0] = {"role": "user", "content": history[0]}
+    final = await oai.responses.create(model="echo-model", input=history, tools=tools)
+    assert final.output_text == "Patched."
+    assert "start: /.+/" in prompts[0] and "Done: a.txt" in prompts[1]
+
+
 # -- the OpenAI Agents SDK ---------------------------------------------------------------------
 
 
@@ -197,6 +219,7 @@ async def test_codex_exec_runs_a_shell_command(site: EmulatorState, tabs: Tabs, 
         return f"The command printed {got}."
 
     site.answer_for = answer_for
+    site.reasoning = "Planning the command."  # Codex asks for reasoning summaries
     work = tmp_path / "work"
     work.mkdir()
     env = {**os.environ, "CODEX_HOME": str(codex_home(tmp_path, bridge)), "NO_COLOR": "1",
@@ -211,5 +234,6 @@ async def test_codex_exec_runs_a_shell_command(site: EmulatorState, tabs: Tabs, 
     log = err.decode(errors="replace")
     assert proc.returncode == 0, log[-3000:]
     assert "The command printed 42." in out.decode(), log[-3000:]
+    assert "Planning the command." in log  # the reasoning summary, as Codex shows it
     assert len(prompts) == 2
     assert "exec_command" in prompts[0]
