@@ -16,6 +16,7 @@ from lmarena_bridge.apis.anthropic.errors import anthropic_error_response
 from lmarena_bridge.apis.anthropic.translate import Translated, translate
 from lmarena_bridge.apis.anthropic.wire import BLOCK_TAGS, CountTokensRequest, MessagesRequest
 from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.config.aliases import resolve_model
 from lmarena_bridge.errors import BridgeError, InvalidRequest
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.limits import check_chat_limits
@@ -110,8 +111,11 @@ async def count_tokens(request: Request) -> Response:
     """The same estimate as an answer's ``usage.input_tokens`` (the site's prompt text)."""
     t = await _translated(request, CountTokensRequest)
     bridge = bridge_of(request)
-    call = ClientCall(endpoint="messages", request=t.request, encoder=MessagesEncoder(""))
-    job = bridge.answers.build_job(call, bridge.config(), None)
+    cfg = bridge.config()
+    model = resolve_model(t.request.model, cfg.settings.model_aliases, cfg.models)
+    req = t.request.model_copy(update={"model": model})
+    call = ClientCall(endpoint="messages", request=req, encoder=MessagesEncoder(""))
+    job = bridge.answers.build_job(call, cfg, None)
     return JSONBytes(
         {"input_tokens": estimate_tokens(job.prompt_chars)}, headers=ignored_header(t.ignored)
     )

@@ -3,6 +3,8 @@ tools and tool_choice, what is dropped and reported, and the 400s."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -157,3 +159,18 @@ def test_plain_text_document_is_text() -> None:
         {"type": "document", "title": "Notes",
          "source": {"type": "text", "media_type": "text/plain", "data": "line"}}]}])
     assert translate(req).request.messages[0].content == "Notes\n\nline"
+
+
+def test_claude_code_2_1_332_request_as_captured() -> None:
+    """The first request ``claude -p`` 2.1.332 sends (captured, ids zeroed)."""
+    path = Path(__file__).parent / "claude_code_2.1.332_request.json"
+    body = json.loads(path.read_text("utf-8"))
+    out = translate(MessagesRequest.model_validate(body))
+    neutral = out.request
+    assert neutral.stream is True and neutral.max_tokens == body["max_tokens"]
+    assert [m.role for m in neutral.messages] == ["system", "user", "system"]
+    system = neutral.messages[0].content
+    assert isinstance(system, str) and "Claude Agent SDK" in system
+    assert [t.function.name for t in neutral.tools or []] == [t["name"] for t in body["tools"]]
+    assert out.ignored == ["context_management", "output_config"]
+    assert out.thinking is False  # "display": "omitted": the client shows no thinking

@@ -122,10 +122,11 @@ class ToolChoice(_Inbound):
 class Thinking(_Inbound):
     type: str  # "enabled" | "disabled" | "adaptive" (and whatever comes next)
     budget_tokens: int | None = None
+    display: str | None = None  # "omitted": the client shows no thinking (Claude Code -p)
 
     @property
     def wanted(self) -> bool:
-        return self.type != "disabled"
+        return self.type != "disabled" and self.display != "omitted"
 
 
 class CountTokensRequest(_Inbound):
