@@ -5,7 +5,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
+from starlette.requests import HTTPConnection
+
 from lmarena_bridge.errors import AuthenticationFailed
+from lmarena_bridge.http.routing import bridge_of
 
 
 def check_api_key(expected: str, headers: Mapping[str, str]) -> None:
@@ -27,3 +30,8 @@ def token_matches(expected: str, presented: str | None) -> bool:
     return bool(expected) and presented is not None and hmac.compare_digest(
         presented.encode(), expected.encode()
     )
+
+
+def require_api_key(request: HTTPConnection) -> None:
+    """The route guard (``Routes(guard=…)``): the configured api key, or a 401."""
+    check_api_key(bridge_of(request).settings.api_key, request.headers)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.errors import InvalidRequest, ModelNotFound
-from lmarena_bridge.http.auth import check_api_key
-from lmarena_bridge.http.limits import check_chat_limits, require_json
+from lmarena_bridge.errors import ModelNotFound
+from lmarena_bridge.http import anthropic_models
+from lmarena_bridge.http.auth import require_api_key
+from lmarena_bridge.http.bodies import read_json, validate
+from lmarena_bridge.http.limits import check_chat_limits
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.http.serving import serve_call
@@ -27,59 +28,13 @@ M = TypeVar("M", bound=BaseModel)
 
 MODEL_CREATED = 1735689600  # stable "created" for every model (2025-01-01)
 
-routes = Routes()
-
-
-_UNION_TAGS = frozenset({"str", "TextPart", "ImagePart", "OtherPart", "int", "float"})
-
-
-def _param(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in _UNION_TAGS or str(part).startswith(("list[", "function-")):
-            continue  # pydantic names the union member it tried; not part of the path
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object: 415 unless declared as JSON, 400 unless it is one."""
-    require_json(request.headers)
-    raw = await request.body()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON ({exc}).", code="invalid_json"
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    return data
-
-
-async def parse_body(request: Request, model: type[M]) -> M:
-    return validate(model, await read_json(request))
-
-
-def validate(model: type[M], data: dict[str, Any]) -> M:
-    """``model`` from ``data``; a 400 naming the first invalid parameter."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        param = _param(tuple(err["loc"]))
-        raise InvalidRequest(
-            f"Invalid value for '{param}': {err['msg']}.", param=param or None
-        ) from None
+routes = Routes(guard=require_api_key)
 
 
 def authorise(request: Request) -> Bridge:
-    bridge = bridge_of(request)
-    check_api_key(bridge.settings.api_key, request.headers)
-    return bridge
+    """The bridge, once the request's api key is checked (for tables without the guard)."""
+    require_api_key(request)
+    return bridge_of(request)
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -109,7 +64,9 @@ def _model_cards(bridge: Bridge) -> list[ModelCard]:
 
 @routes.get("/v1/models", "/api/v1/models", "/models")
 async def list_models(request: Request) -> Response:
-    bridge = authorise(request)
+    if anthropic_models.wants_anthropic(request):
+        return anthropic_models.list_models(request, _model_cards)
+    bridge = bridge_of(request)
     return JSONBytes(ModelList(data=_model_cards(bridge)).model_dump(exclude_none=True))
 
 
@@ -117,8 +74,10 @@ async def list_models(request: Request) -> Response:
     "/v1/models/{model_id:path}", "/api/v1/models/{model_id:path}", "/models/{model_id:path}"
 )
 async def get_model(request: Request) -> Response:
-    bridge = authorise(request)
     model_id = request.path_params["model_id"].removesuffix("/")
+    if anthropic_models.wants_anthropic(request):
+        return anthropic_models.get_model(request, _model_cards, model_id)
+    bridge = bridge_of(request)
     for card in _model_cards(bridge):
         if card.id == model_id:
             return JSONBytes(card.model_dump(exclude_none=True))
@@ -138,7 +97,7 @@ def ignored_header(ignored: list[str]) -> dict[str, str]:
 
 @routes.post("/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions")
 async def chat_completions(request: Request) -> Response:
-    bridge = authorise(request)
+    bridge = bridge_of(request)
     data = await read_json(request)
     check_chat_limits(data, bridge.settings)
     req = validate(ChatCompletionRequest, data)

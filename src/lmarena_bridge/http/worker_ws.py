@@ -13,7 +13,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.http.model_routes import refresh_on_connect
 from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
 from lmarena_bridge.relay.jobs import DONE
@@ -74,6 +73,7 @@ def _on_hello(bridge: Bridge, worker: Worker, frame: dict[str, Any]) -> asyncio.
         page=hello.page,
         capabilities=frozenset(hello.capabilities),
         tab=hello.tab,
+        account_key=hello.account,
     )
     interval = bridge.settings.heartbeat_interval_seconds
     ack = HelloAck(
@@ -84,8 +84,7 @@ def _on_hello(bridge: Bridge, worker: Worker, frame: dict[str, Any]) -> asyncio.
         human_check_timeout_seconds=bridge.settings.human_check_timeout_seconds,
     )
     bridge.relay.send_later(worker, ack.model_dump())
-    if bridge.settings.refresh_models_on_connect:
-        bridge.relay.in_background(refresh_on_connect(bridge, worker))
+    bridge.catalog.tab_connected(worker)
     return asyncio.get_running_loop().create_task(_heartbeat(bridge, worker))
 
 
