@@ -139,3 +139,51 @@ async def test_node_sdk_streams_a_tool_call(site: EmulatorState, tabs: Tabs,
     assert final["stop_reason"] == "tool_use"
     assert [b["type"] for b in final["content"]] == ["text", "tool_use"]
     assert final["content"][1]["id"].startswith("toolu_")
+
+
+CLAUDE = NODE_DIR / "node_modules/@anthropic-ai/claude-code-linux-x64/claude"
+SECRET = "periwinkle-42"
+
+
+async def test_claude_code_reads_a_file_with_one_tool_call(
+    site: EmulatorState, tabs: Tabs, bridge: Bridge, settings: Any, tmp_path: Path
+) -> None:
+    """``claude -p`` (Claude Code 2.1.332, its native binary from the pinned package) with
+    ANTHROPIC_BASE_URL on the bridge and every non-essential request off: the model (the
+    emulator) calls Read once, Claude Code runs it and sends the result back, the answer
+    quotes the file."""
+    assert CLAUDE.is_file(), "run: npm ci --prefix tests/e2e/anthropic_node"
+    await tabs.ensure(1)
+    settings(model_aliases={"claude-*": "echo-model"})
+    work = tmp_path / "project"
+    work.mkdir()
+    note = work / "note.txt"
+    note.write_text(f"The secret word is {SECRET}.\n", "utf-8")
+    prompts: list[str] = []
+
+    def answer_for(body: dict[str, Any]) -> str:
+        prompt = str(body.get("userMessage", {}).get("content", ""))
+        prompts.append(prompt)
+        if "<tool_result" in prompt and SECRET in prompt:
+            return f"The file says the secret word is {SECRET}."
+        return call_block("Read", {"file_path": str(note)})
+
+    site.answer_for = answer_for
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin", "HOME": str(home), "ANTHROPIC_BASE_URL": bridge.url,
+        "ANTHROPIC_API_KEY": "x", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_ERROR_REPORTING": "1",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(CLAUDE), "-p", "What is the secret word in note.txt? Read the file.",
+        "--allowedTools", "Read", "--max-turns", "3", "--output-format", "json",
+        cwd=work, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, (out + err).decode()
+    result = json.loads(out)
+    assert result["is_error"] is False, result
+    assert result["result"] == f"The file says the secret word is {SECRET}."
+    assert result["num_turns"] == 2
+    assert any("<tool_result" in p and SECRET in p for p in prompts)
