@@ -22,6 +22,7 @@ from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.http import (
+    anthropic_routes,
     config_routes,
     image_routes,
     internal_routes,
@@ -109,6 +110,7 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlett
     app = Starlette(
         routes=[
             *openai_routes.routes.routes,
+            *anthropic_routes.routes.routes,
             *responses_routes.routes.routes,
             *image_routes.routes.routes,
             *worker_ws.routes.routes,
