@@ -19,8 +19,9 @@ from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.config.aliases import resolve_model
 from lmarena_bridge.errors import BridgeError, InvalidRequest
 from lmarena_bridge.http.auth import check_api_key
+from lmarena_bridge.http.bodies import read_json
 from lmarena_bridge.http.limits import check_chat_limits
-from lmarena_bridge.http.openai_routes import ignored_header, read_json
+from lmarena_bridge.http.openai_routes import ignored_header
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Endpoint, Routes, bridge_of
 from lmarena_bridge.http.serving import serve_call
