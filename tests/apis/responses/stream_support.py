@@ -40,20 +40,25 @@ def builder(body: dict[str, Any], keep_text: bool) -> tuple[Any, AnswerBuilder]:
     return call, answer
 
 
-def stream(body: dict[str, Any], events: list[Event]) -> list[dict[str, Any]]:
-    """The SSE events of one streamed answer, each checked against the SDK's model."""
+def stream(body: dict[str, Any], events: list[Event], *, open_late: bool = False
+           ) -> list[dict[str, Any]]:
+    """The SSE events of one streamed answer, each checked against the SDK's model.
+    ``open_late``: ``open()`` is called after the first pieces are encoded (and its frames
+    still sent first), as a lifecycle that commits on the first frame may do."""
     call, answer = builder({**body, "stream": True}, keep_text=False)
     enc = call.encoder
-    data = enc.open()
+    data = b"" if open_late else enc.open()
     try:
         for ev in events:
             data += enc.pieces(answer.feed([ev]))
+            if open_late and data:
+                data, open_late = enc.open() + data, False
             if answer.ended:
                 break
         data += enc.pieces(answer.finish())
-        data += enc.close(answer)
+        data = (enc.open() if open_late else b"") + data + enc.close(answer)
     except BridgeError as exc:
-        data += enc.error(exc)
+        data = (enc.open() if open_late else b"") + data + enc.error(exc)
     return parse(data)
 
 

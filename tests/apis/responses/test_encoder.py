@@ -86,12 +86,15 @@ def item_value(item: dict[str, Any]) -> str:
     return str(item.get("arguments", item.get("input")))
 
 
+@pytest.mark.parametrize("open_late", [False, True])
 @pytest.mark.parametrize("size", [1, 4, 1000])
 @pytest.mark.parametrize(("name", "fields", "text", "before", "types", "items"), CASES,
                          ids=[c[0] for c in CASES])
 def test_event_sequence(name: str, fields: dict[str, Any], text: str, before: list[Event],
-                        types: list[str], items: list[tuple[str, str]], size: int) -> None:
-    events = stream({**BASE, **fields}, [*before, *text_events(text, size), Finish("stop")])
+                        types: list[str], items: list[tuple[str, str]], size: int,
+                        open_late: bool) -> None:
+    events = stream({**BASE, **fields}, [*before, *text_events(text, size), Finish("stop")],
+                    open_late=open_late)
     assert squash([e["type"] for e in events]) == types
     final = events[-1]["response"]
     assert [(i["type"], item_value(i)) for i in final["output"]] == items
@@ -122,8 +125,10 @@ def test_calls_carry_ids_names_and_namespaces() -> None:
     assert len({fn["call_id"], custom["call_id"], ns["call_id"]}) == 3
 
 
-def test_an_error_mid_stream_ends_with_error_and_response_failed() -> None:
-    events = stream(BASE, [*text_events("Partial", 3), StreamError("boom")])
+@pytest.mark.parametrize("open_late", [False, True])
+def test_an_error_mid_stream_ends_with_error_and_response_failed(open_late: bool) -> None:
+    events = stream(BASE, [*text_events("Partial", 3), StreamError("boom")],
+                    open_late=open_late)
     types = squash([e["type"] for e in events])
     assert types == [*START, "response.output_item.added", "response.content_part.added",
                      "response.output_text.delta", "error", "response.failed"]

@@ -58,7 +58,9 @@ class ResponsesEncoder:
         self.frame = frame
         self.table = table
         self.summary = reasoning_summary
-        self._seq = 0
+        # 0 and 1 belong to open()'s two events, whenever it is called: a lifecycle may
+        # encode the first pieces before it knows the stream is committed.
+        self._seq = 2
         self._output: list[dict[str, Any]] = []
         self._open: _Open | None = None
         self._blank = ""  # whitespace that may precede a tool call
@@ -67,8 +69,8 @@ class ResponsesEncoder:
 
     def open(self) -> bytes:
         resp = self.frame.response("in_progress", [])
-        return self._ev("response.created", response=resp) + self._ev(
-            "response.in_progress", response=resp
+        return self._ev("response.created", 0, response=resp) + self._ev(
+            "response.in_progress", 1, response=resp
         )
 
     def pieces(self, pieces: list[Piece]) -> bytes:
@@ -195,7 +197,7 @@ class ResponsesEncoder:
         if item is None:
             return
         text = "".join(item.parts)
-        where = {"item_id": item.id, "output_index": item.index}
+        where: dict[str, Any] = {"item_id": item.id, "output_index": item.index}
         if item.kind == "message":
             done = message_item(item.id, text)
             out.append(self._ev("response.output_text.done", **where, content_index=0,
@@ -219,7 +221,9 @@ class ResponsesEncoder:
         self._output.append(done)
         out.append(self._ev("response.output_item.done", output_index=item.index, item=done))
 
-    def _ev(self, kind: str, **fields: Any) -> bytes:
-        data = {"type": kind, **fields, "sequence_number": self._seq}
-        self._seq += 1
+    def _ev(self, kind: str, seq: int | None = None, **fields: Any) -> bytes:
+        if seq is None:
+            seq = self._seq
+            self._seq += 1
+        data = {"type": kind, **fields, "sequence_number": seq}
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
