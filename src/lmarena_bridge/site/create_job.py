@@ -4,7 +4,6 @@ started (§5.6). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from lmarena_bridge.config.model import BridgeConfig, ModelTarget
@@ -14,7 +13,13 @@ from lmarena_bridge.protocol.worker import MessageTemplate
 from lmarena_bridge.site.catalog import find_entry, requires_upload
 from lmarena_bridge.site.evaluation import Evaluation, Modality
 from lmarena_bridge.site.job import SiteJob, Turn, turn_key
-from lmarena_bridge.site.request import chat_turns, check_prompt, image_target
+from lmarena_bridge.site.request import (
+    NewId,
+    SessionLookup,
+    chat_turns,
+    check_prompt,
+    image_target,
+)
 from lmarena_bridge.site.transcript import TranscriptFormat, conversation_key, flatten
 from lmarena_bridge.site.turns import short_id
 
@@ -35,14 +40,8 @@ class CreateStrategy:
         "This is a known site failure; try again in a moment or pick another model."
     )
 
-    def chat_job(
-        self,
-        req: ChatCompletionRequest,
-        config: BridgeConfig,
-        *,
-        new_id: Callable[[], str] = short_id,
-        continue_from: Callable[[str], str | None] | None = None,
-    ) -> SiteJob:
+    def chat_job(self, req: ChatCompletionRequest, config: BridgeConfig, *,
+                 new_id: NewId = short_id, continue_from: SessionLookup | None = None) -> SiteJob:
         """``continue_from`` maps a :func:`conversation_key` to the site session that
         conversation has; a hit makes the job a follow-up with the new turns only."""
         target = config.models.get(req.model)
@@ -69,7 +68,7 @@ def create_job(
     target: ModelTarget | None,
     turns: list[Turn],
     config: BridgeConfig,
-    continue_from: Callable[[str], str | None] | None = None,
+    continue_from: SessionLookup | None = None,
 ) -> SiteJob:
     """A new site conversation carrying the whole transcript (docs/site-protocol.md §5), or
     a follow-up in a conversation the bridge started (§5.6)."""

@@ -17,13 +17,17 @@ from lmarena_bridge.site.job import Turn
 from lmarena_bridge.site.tool_prompt import check_tool_request, tool_call_names, tool_instructions
 from lmarena_bridge.site.turns import message_turn, short_id
 
+NewId = Callable[[], str]  # names an unnamed attachment
+# A conversation_key (site/transcript.py) -> the site session that conversation has, if any.
+SessionLookup = Callable[[str], str | None]
+
 
 def chat_turns(
     req: ChatCompletionRequest,
     config: BridgeConfig,
     *,
     known: bool,
-    new_id: Callable[[], str] = short_id,
+    new_id: NewId = short_id,
 ) -> list[Turn]:
     """The request's turns, tool instructions first; ``new_id`` names unnamed attachments.
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from lmarena_bridge.config.model import BridgeConfig, Settings
@@ -15,6 +14,7 @@ from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.site.create_job import CreateStrategy
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.legacy.strategy import LegacyRetryStrategy
+from lmarena_bridge.site.request import NewId, SessionLookup
 
 
 class SiteStrategy(Protocol):
@@ -41,8 +41,8 @@ class SiteStrategy(Protocol):
         req: ChatCompletionRequest,
         config: BridgeConfig,
         *,
-        new_id: Callable[[], str] = ...,
-        continue_from: Callable[[str], str | None] | None = None,
+        new_id: NewId = ...,
+        continue_from: SessionLookup | None = None,
     ) -> SiteJob:
         """The job for a chat request; ``new_id`` names unnamed attachments and
         ``continue_from`` finds the site session of an earlier conversation (if used)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from lmarena_bridge.config.check import RETRY_WARNING
 from lmarena_bridge.config.model import BridgeConfig
 from lmarena_bridge.errors import NotConfigured
@@ -12,7 +10,13 @@ from lmarena_bridge.protocol.worker import MessageTemplate
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.legacy.rotation import EndpointRotation, Picker
 from lmarena_bridge.site.legacy.seed_job import seed_job, seed_templates
-from lmarena_bridge.site.request import chat_turns, check_prompt, image_target
+from lmarena_bridge.site.request import (
+    NewId,
+    SessionLookup,
+    chat_turns,
+    check_prompt,
+    image_target,
+)
 from lmarena_bridge.site.turns import short_id
 
 
@@ -30,14 +34,8 @@ class LegacyRetryStrategy:
         self.rotation = EndpointRotation(pool_strategy)
         self._pick = pick or self.rotation.pick
 
-    def chat_job(
-        self,
-        req: ChatCompletionRequest,
-        config: BridgeConfig,
-        *,
-        new_id: Callable[[], str] = short_id,
-        continue_from: Callable[[str], str | None] | None = None,
-    ) -> SiteJob:
+    def chat_job(self, req: ChatCompletionRequest, config: BridgeConfig, *,
+                 new_id: NewId = short_id, continue_from: SessionLookup | None = None) -> SiteJob:
         """Raises NotConfigured (400) for the battle pseudo-model and when no usable
         session/message ids exist for the model; what ``chat_turns`` raises."""
         target = config.models.get(req.model)
