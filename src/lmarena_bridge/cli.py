@@ -58,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level (default info)",
     )
 
+    serve.add_argument(
+        "--browser",
+        action="store_true",
+        help="also run a Chromium of the bridge's own (profile kept in the config folder) "
+        "with arena.ai open and the page script loaded; log in once in its window",
+    )
+    serve.add_argument(
+        "--headless",
+        action="store_true",
+        help="with --browser: no window (after the first login); implies --browser",
+    )
+
     check = sub.add_parser("check", help="validate the config files and say what is set")
     _common(check)
 
@@ -75,20 +87,32 @@ def setup_logging(level: str) -> None:
     )
 
 
-def startup_lines(host: str, port: int, *, api_key_set: bool) -> list[str]:
-    """What `serve` prints on start: where things are, and that no tab is connected yet."""
+def startup_lines(
+    host: str, port: int, *, api_key_set: bool, browser: str | None = None
+) -> list[str]:
+    """What `serve` prints on start: where things are, and that no tab is connected yet
+    (``browser``: "with a window" or "headless" when the bridge runs its own browser)."""
     shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
     base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
     key_note = " (asks for the api_key once)" if api_key_set else ""
-    return [
+    lines = [
         f"LMArena Bridge {__version__}",
         f"  OpenAI API:   {base}/v1",
         f"  Monitor:      {base}/monitor{key_note}",
         f"  Userscript:   {base}/userscript.user.js  (open it to install in Tampermonkey)",
+        f"  Extension:    {base}/extension.zip  (or unzip and load unpacked in Chrome)",
         f"  Metrics:      {base}/metrics   Health: {base}/health/ready",
-        "No browser tab connected yet — open https://arena.ai with the userscript "
-        "installed; the first connection is logged.",
     ]
+    if browser == "headless":
+        lines.append("Starting the bridge's own browser (headless); its tabs connect by "
+                     "themselves.")
+    elif browser:
+        lines.append("Starting the bridge's own browser: log in to arena.ai in its window once; "
+                     "its tabs connect by themselves.")
+    else:
+        lines.append("No browser tab connected yet — open https://arena.ai with the userscript "
+                     "installed; the first connection is logged.")
+    return lines
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -121,8 +145,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"lmarena-bridge: not starting: {problem}", file=sys.stderr)
         return 1
-    app = create_app(config_dir)
-    print("\n".join(startup_lines(host, port, api_key_set=bool(settings.api_key))), flush=True)
+    options = None
+    if args.browser or args.headless:
+        from lmarena_bridge.browser.supervisor import BrowserOptions
+
+        options = BrowserOptions(_loopback_url(host, port), headless=args.headless or None)
+    app = create_app(config_dir, browser=options)
+    mode = None
+    if options is not None:
+        mode = "headless" if args.headless or settings.browser_headless else "with a window"
+    print("\n".join(startup_lines(host, port, api_key_set=bool(settings.api_key),
+                                   browser=mode)), flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -37,6 +37,8 @@ ERRORS_MAX = 100
 SUBSCRIBER_QUEUE = 256  # events a page may lag behind before it is dropped
 MODEL_CHARS = 120  # model names come from clients; keep a silly one from bloating events
 STALE_GRACE_SECONDS = 60.0
+# Managed-browser states listed among the monitor's errors.
+BROWSER_PROBLEMS = ("restarting", "not_found", "profile_locked", "no_display", "failed")
 
 Send = Callable[[str], Awaitable[None]]
 Close = Callable[[], Coroutine[Any, Any, None]]
@@ -116,6 +118,8 @@ class MonitorHub(RelayObserver):
         self._keys = itertools.count(1)
         self._worker_states: dict[str, str] = {}
         self._config_sig: tuple[Any, ...] | None = None
+        # The managed browser's status (serve --browser; set by http/app.py), else None.
+        self.browser_status: Callable[[], dict[str, Any]] | None = None
 
     # -- subscribers -----------------------------------------------------------------------
 
@@ -228,7 +232,14 @@ class MonitorHub(RelayObserver):
             "recent": list(self.recent),
             "errors": list(self.errors),
             "config": self.config_status(),
+            "browser": self.browser_status() if self.browser_status else None,
         }
+
+    def browser_changed(self, status: dict[str, Any]) -> None:
+        """The managed browser's status changed (src/lmarena_bridge/browser/supervisor.py)."""
+        self.broadcast({"type": "browser", "browser": status})
+        if status.get("state") in BROWSER_PROBLEMS and status.get("message"):
+            self._error("browser", str(status["message"]), code=status["state"])
 
     def _error(self, source: str, message: str, **extra: Any) -> None:
         entry = {"time": time.time(), "source": source, "message": message, **extra}

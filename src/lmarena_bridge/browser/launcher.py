@@ -50,15 +50,13 @@ class LaunchPlan:
 
     def command(self) -> list[str]:
         extra = list(self.extra_args)
-        features = [_LOAD_EXTENSION_FEATURE]
-        for arg in list(extra):  # one --disable-features switch counts: merge the user's
-            if arg.startswith("--disable-features="):
-                features.append(arg.split("=", 1)[1])
-                extra.remove(arg)
+        # Chromium reads only the last of a repeated switch: merge the user's into ours.
+        features = [_LOAD_EXTENSION_FEATURE, *_take(extra, "--disable-features=")]
+        extensions = [str(self.extension), *_take(extra, "--load-extension=")]
         args = [
             self.executable,
             f"--user-data-dir={self.profile}",
-            f"--load-extension={self.extension}",
+            f"--load-extension={','.join(extensions)}",
             "--no-first-run",
             "--no-default-browser-check",
             f"--disable-features={','.join(features)}",
@@ -70,6 +68,13 @@ class LaunchPlan:
         if self.as_root and "--no-sandbox" not in extra:
             args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
         return [*args, *extra, *([self.url] * self.tabs)]
+
+
+def _take(args: list[str], prefix: str) -> list[str]:
+    """Remove the ``prefix…`` switches from ``args``; their values."""
+    values = [a[len(prefix):] for a in args if a.startswith(prefix)]
+    args[:] = [a for a in args if not a.startswith(prefix)]
+    return values
 
 
 def user_agent_for(version_text: str) -> str | None:
@@ -141,10 +146,17 @@ class BrowserProcess:
     async def wait(self) -> int:
         return await self.proc.wait()
 
-    def kill_leftovers(self) -> None:
-        """Kill whatever is left of the process group (renderers of a crashed browser)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+    async def kill_leftovers(self, timeout: float = 3.0) -> None:
+        """Kill whatever is left of the process group (helpers of a closed or crashed
+        browser) and wait until they are gone."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
             os.killpg(self.pid, signal.SIGKILL)
+            while asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+                os.killpg(self.pid, 0)  # raises once no process of the group is left
+        except (ProcessLookupError, PermissionError):
+            pass
 
     async def close(self, timeout: float = CLOSE_TIMEOUT_SECONDS) -> int | None:
         """SIGINT, wait up to ``timeout`` for the browser to save and exit, then kill."""
@@ -153,7 +165,7 @@ class BrowserProcess:
                 self.proc.send_signal(signal.SIGINT)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self.proc.wait()), timeout)
-        self.kill_leftovers()
+        await self.kill_leftovers()
         if self.running:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()

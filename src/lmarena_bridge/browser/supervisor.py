@@ -153,7 +153,7 @@ class BrowserSupervisor:
                      "headless" if self.plan.headless else "with a window", self.plan.profile)
             self._set("running")
             code = await self.process.wait()
-            self.process.kill_leftovers()
+            await self.process.kill_leftovers()
             if self._stopping:
                 return
             if time.time() - self.started_at > STABLE_SECONDS:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.browser.supervisor import BrowserOptions, BrowserSupervisor
 from lmarena_bridge.config.defaults import FILE_NAMES, ensure_default_files
 from lmarena_bridge.config.editor import remove_stale_temp_files
 from lmarena_bridge.config.errors import ConfigFileError
@@ -24,6 +25,7 @@ from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.http import (
     anthropic_routes,
     config_routes,
+    extension_route,
     image_routes,
     internal_routes,
     model_routes,
@@ -37,6 +39,7 @@ from lmarena_bridge.http.limits import BodyLimit
 from lmarena_bridge.http.origins import AccessGuard
 from lmarena_bridge.http.responses import JSONBytes, error_response
 from lmarena_bridge.http.ws_fastpath import websocket_protocol
+from lmarena_bridge.invocation import program
 from lmarena_bridge.log_redaction import install_log_redaction
 
 log = logging.getLogger(__name__)
@@ -71,13 +74,19 @@ def uvicorn_options() -> dict[str, Any]:
     }
 
 
-def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlette:
+def create_app(
+    config_dir: Path | str,
+    *,
+    watch_config: bool = True,
+    browser: BrowserOptions | None = None,
+) -> Starlette:
     """Build the app: config files (created with defaults if missing), pool, relay, routes.
 
     Raises ``ConfigFileError`` (every problem: file, key, line) when the config files do not
     validate: the bridge never serves on built-in defaults, which would drop the api_key.
     Temp files left by an interrupted config write are removed first. Background work (the
-    config file watcher, the monitor ticker) runs in the lifespan.
+    config file watcher, the monitor ticker) runs in the lifespan. With ``browser`` the
+    bridge also runs its own browser (src/lmarena_bridge/browser/), closed before the end.
     """
     config_dir = Path(config_dir)
     ensure_default_files(config_dir)
@@ -88,6 +97,12 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlett
         raise ConfigFileError(store.problems)
     bridge = Bridge(store)
     install_log_redaction()
+    if browser is not None:
+        bridge.browser = BrowserSupervisor(
+            browser, lambda: bridge.settings, config_dir, command=program(),
+            on_change=bridge.monitor.browser_changed,
+        )
+        bridge.monitor.browser_status = bridge.browser.status
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,9 +111,13 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlett
         tasks = [asyncio.create_task(bridge.monitor.run())]
         if watch_config:
             tasks.append(asyncio.create_task(bridge.config_store.watch(stop)))
+        if bridge.browser is not None:
+            bridge.browser.start()
         try:
             yield
         finally:
+            if bridge.browser is not None:
+                await bridge.browser.stop()  # first: it closes gracefully while all else runs
             stop.set()
             bridge.monitor.close()
             for task in tasks:
@@ -115,6 +134,7 @@ def create_app(config_dir: Path | str, *, watch_config: bool = True) -> Starlett
             *image_routes.routes.routes,
             *worker_ws.routes.routes,
             *userscript_route.routes.routes,
+            *extension_route.routes.routes,
             *model_routes.routes.routes,
             *internal_routes.routes.routes,
             *config_routes.routes.routes,

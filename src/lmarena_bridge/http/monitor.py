@@ -113,9 +113,24 @@ def _on_action(bridge: Bridge, sub: Subscriber, raw: str) -> None:
             result.update(ok=True, worker_id=worker.id, message=(
                 f"Asked tab {worker.id} to come to the front. If your browser keeps it in the "
                 "background, switch to the arena.ai tab whose title starts with 🙋."))
+    elif action == "browser_front":
+        _bring_browser_to_front(bridge, sub, result)
+        return
     else:
         result["message"] = "Unknown action."
     bridge.monitor.reply(sub, result)
+
+
+def _bring_browser_to_front(bridge: Bridge, sub: Subscriber, result: dict[str, Any]) -> None:
+    """Raise the managed browser's window (serve --browser); answers when done."""
+    if bridge.browser is None:
+        bridge.monitor.reply(sub, {**result, "message": "The bridge runs no browser itself."})
+        return
+
+    def done(ok: bool, message: str) -> None:
+        bridge.monitor.reply(sub, {**result, "ok": ok, "message": message})
+
+    bridge.browser.bring_to_front_later(done)
 
 
 # -- metrics and health ----------------------------------------------------------------------
@@ -147,6 +162,10 @@ async def ready(request: Request) -> Response:
     pool = bridge_of(request).pool
     connected, ready_count = len(pool.workers), pool.ready_count
     needs = [human_view(w) for w in pool.needing_human]
+    browser = bridge_of(request).browser
+    if browser is not None and needs and browser.headless:
+        for need in needs:  # nobody can act in a headless browser's tab
+            need["action"] = f"{need['action']}. {browser.status()['headless_hint']}"
     body: dict[str, Any] = {
         "workers_connected": connected,
         "workers_ready": ready_count,
@@ -155,6 +174,8 @@ async def ready(request: Request) -> Response:
         "workers_needing_human": len(needs),
         "needs_human": needs,
     }
+    if browser is not None:  # the browser the bridge runs itself (serve --browser)
+        body["browser"] = browser.status()
     if ready_count:
         return JSONBytes({"status": "ready", **body})
     reason = NOT_READY_NONE_READY if connected else NOT_READY_NO_TAB
