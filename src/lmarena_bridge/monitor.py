@@ -233,7 +233,21 @@ class MonitorHub(RelayObserver):
             "errors": list(self.errors),
             "config": self.config_status(),
             "browser": self.browser_status() if self.browser_status else None,
+            "accounts": self.accounts_view(),
         }
+
+    def accounts_view(self) -> list[dict[str, Any]]:
+        """Each account: its tabs, budgets per modality, cooldowns, recent request counts."""
+        now = time.time()
+        tabs: dict[str, list[str]] = {}
+        for w in list(self.pool.workers.values()):
+            tabs.setdefault(w.account.key, []).append(w.id)
+        return [acc.view(now, tabs.get(key, ()))
+                for key, acc in sorted(self.pool.accounts.by_key.items())
+                if key in tabs or acc.active(now)]
+
+    def accounts_changed(self) -> None:
+        self.broadcast({"type": "accounts", "accounts": self.accounts_view()})
 
     def browser_changed(self, status: dict[str, Any]) -> None:
         """The managed browser's status changed (src/lmarena_bridge/browser/supervisor.py)."""

@@ -95,6 +95,7 @@ async def emulator(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Em
     server = await start_server(
         create_emulator(state), lifespan="off", ssl_certfile=str(cert), ssl_keyfile=str(key),
         timeout_graceful_shutdown=1,
+        date_header=False,  # the emulator sends its own Date: the site's clock (limits.py)
     )
     yield Emulator(state=state, server=server)
     await server.stop()
@@ -231,6 +232,16 @@ class Tabs:
 @pytest.fixture(scope="session")
 async def tabs(context: Any, bridge: Bridge) -> Tabs:
     return Tabs(context, bridge)
+
+
+@pytest.fixture(autouse=True)
+async def _fresh_accounts(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Cooldowns, budgets and the site clock a test left in the bridge do not reach the next."""
+    yield
+    if "bridge" in request.fixturenames:
+        pool = request.getfixturevalue("bridge").app.state.bridge.pool
+        pool.clear_accounts()
+        pool.clock.offset = None
 
 
 @pytest.fixture

@@ -91,6 +91,7 @@ def create_arena_app(state: EmulatorState) -> Starlette:
             response.set_cookie(AUTH_COOKIE, set_cookie, max_age=365 * 86400, path="/",
                                 secure=True, samesite="lax", httponly=False)
         rec.status = response.status_code
+        response.headers["date"] = state.limits.date_header()  # the site's clock (limits.py)
         return response
 
     async def solve(request: Request) -> Response:

@@ -17,6 +17,7 @@ Any other method on these paths answers 405 (logged, like every request here).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .answers import STREAM_FAILURES, answer_lines
+from .limits import FLAGGED, SPOOFED
 from .recaptcha import check_token
 from .records import RecordedRequest, record
 from .responses import (
@@ -66,18 +68,25 @@ def stream_routes(state: EmulatorState) -> list[Route]:
             except ValueError:
                 body = None
             rec = record(state, request, body=body, size=len(raw))
+            modality = modality_of(body)
             if request.method != method:
                 response: Response = PlainTextResponse("Method Not Allowed", status_code=405,
                                                        headers={"allow": method})
+            elif handler is not stop and (refused := limit_refusal(state, rec, body, modality)):
+                response = refused
             else:
                 response = handler(rec, body, len(raw), dict(request.path_params))
+                if handler is not stop and response.status_code < 400:
+                    state.limits.spend(rec.user_id, modality)
             rec.status = response.status_code
             if "cf-mitigated" not in response.headers:
+                quota = state.limits.quota_headers(rec.user_id, modality)
                 retry_after = response.headers.get("retry-after")
                 exhausted = int(retry_after) if response.status_code == 429 and retry_after \
                     else None
-                for key, value in ratelimit_headers(state, exhausted).items():
+                for key, value in (quota or ratelimit_headers(state, exhausted)).items():
                     response.headers.setdefault(key, value)
+            response.headers["date"] = state.limits.date_header()
             return response
         return run
 
@@ -85,7 +94,7 @@ def stream_routes(state: EmulatorState) -> list[Route]:
         refused, failure = gate(state, rec, body, size, sid="")
         if refused:
             return refused
-        if issues := evaluation_issues(body):
+        if issues := evaluation_issues(body, now_ms=site_ms(state)):
             return JSONResponse(zod_error(issues), status_code=400)
         if refused := token_refused(state, rec, body, "chat_submit"):
             return refused
@@ -108,7 +117,8 @@ def stream_routes(state: EmulatorState) -> list[Route]:
             return JSONResponse({"error": "Evaluation session not found"}, status_code=404)
         if session.owner != rec.user_id:
             return failure_response("unauthorized", {}, sid, rec.user_id)
-        if issues := evaluation_issues(body, session_id=sid, session_mode=session.mode):
+        if issues := evaluation_issues(body, session_id=sid, session_mode=session.mode,
+                                        now_ms=site_ms(state)):
             return JSONResponse(zod_error(issues), status_code=400)
         if refused := token_refused(state, rec, body, "chat_submit"):
             return refused
@@ -173,6 +183,47 @@ def stream_routes(state: EmulatorState) -> list[Route]:
 
 
 # ---- checks ------------------------------------------------------------------------------
+
+
+def modality_of(body: Any) -> str:
+    """The quota a request counts against: its ``modality`` (``chat`` is ``text``)."""
+    modality = body.get("modality") if isinstance(body, dict) else None
+    return "text" if modality in (None, "chat") or not isinstance(modality, str) else modality
+
+
+def limit_refusal(state: EmulatorState, rec: RecordedRequest, body: Any,
+                  modality: str) -> Response | None:
+    """The account's flag (403), its spent quota (429), ids far from the site's clock (400)."""
+    limits = state.limits
+    flagged = limits.flagged(rec.user_id)
+    if flagged is not None:
+        return JSONResponse({"error": FLAGGED}, status_code=403,
+                            headers={"retry-after": str(math.ceil(flagged))})
+    if limits.remaining(rec.user_id, modality) == 0:
+        span = limits.window(modality)
+        wait = math.ceil(span[1] - limits.now()) if span else 30
+        return JSONResponse({"error": "Too Many Requests"}, status_code=429,
+                            headers={"retry-after": str(max(1, wait))})
+    keys = ("id", "userMessageId") if rec.path.endswith("create-evaluation") else ("userMessageId",)
+    for key in keys:
+        value = body.get(key) if isinstance(body, dict) else None
+        if isinstance(value, str) and limits.id_spoofed(uuid7_ms(value)):
+            return JSONResponse({"error": SPOOFED}, status_code=400)
+    return None
+
+
+def site_ms(state: EmulatorState) -> int:
+    return int(state.limits.now() * 1000)
+
+
+def uuid7_ms(value: str) -> int | None:
+    hexes = value.replace("-", "").lower()
+    if len(hexes) != 32 or hexes[12] != "7":
+        return None
+    try:
+        return int(hexes[:12], 16)
+    except ValueError:
+        return None
 
 
 def gate(state: EmulatorState, rec: RecordedRequest, body: Any, size: int,
@@ -273,7 +324,7 @@ def answer_turn(state: EmulatorState, rec: RecordedRequest, session: SiteSession
     two_sided = mode in TWO_SIDED
     model_a = body.get("modelAId") or session.model_a_id
     content: str = body["userMessage"]["content"]
-    answer = state.answer_for(body)
+    answer = "" if state.limits.take_empty() else state.answer_for(body)
     session.messages.append(SiteMessage(id=body["userMessageId"], role="user", content=content))
     sides = [("a", body["modelAMessageId"], model_a)]
     if two_sided:

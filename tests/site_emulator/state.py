@@ -30,6 +30,7 @@ from .catalog import (
 )
 from .hosts import ARENA_ORIGIN
 from .ids import uuid7
+from .limits import SiteLimits
 from .records import RecaptchaCheck, RecaptchaMint, RecordedRequest, StreamControl
 from .store import UploadStore
 
@@ -137,7 +138,7 @@ _RESET_FIELDS = (
     "direct_battle_turns", "heartbeat_interval", "max_prompt_chars", "routed_model",
     "image_as_base64",
     "catalog_extra", "catalog_available", "upload_actions_advertised", "upload_url_lifetime",
-    "signed_url_lifetime", "image_urls", "store", "asset_requests",
+    "signed_url_lifetime", "image_urls", "store", "asset_requests", "limits",
 )
 
 
@@ -188,6 +189,8 @@ class EmulatorState:
     image_urls: Literal["external", "store", "site"] = "external"
     store: UploadStore = field(default_factory=UploadStore)
     asset_requests: list[RecordedRequest] = field(default_factory=list)  # chunks, file store
+    # Quotas per account and modality, flag mode, clock offset, empty answers (limits.py)
+    limits: SiteLimits = field(default_factory=SiteLimits)
     # Internal: the token secret and spent nonces outlive reset(), so no token is ever reused.
     recaptcha_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     recaptcha_used: set[str] = field(default_factory=set, repr=False)
@@ -282,6 +285,10 @@ class EmulatorState:
             raise ValueError(f"unknown failure kind {kind!r}; one of {FAILURE_KINDS}")
         for _ in range(count):
             self.failures.append((kind, dict(opts)))
+
+    def empty_answers(self, count: int = 1) -> None:
+        """The next ``count`` evaluation answers are HTTP 200 streams without any text."""
+        self.limits.empty += count
 
     def take_failure(self) -> tuple[str, dict[str, Any]] | None:
         return self.failures.popleft() if self.failures else None

@@ -113,7 +113,7 @@ def _user_message(body: dict[str, Any], issues: list[Issue]) -> None:
 
 
 def evaluation_issues(body: Any, session_id: str | None = None,
-                      session_mode: str | None = None) -> list[Issue]:
+                      session_mode: str | None = None, now_ms: int | None = None) -> list[Issue]:
     """Issues of a create-evaluation body, or (with ``session_id``) a post-to-evaluation body.
 
     Create: every id is a new UUIDv7 (time within ten minutes). Post: ``id`` must be the
@@ -123,7 +123,7 @@ def evaluation_issues(body: Any, session_id: str | None = None,
     if not isinstance(body, dict):
         return [type_issue([], "object", body)]
     issues: list[Issue] = []
-    now_ms = int(time.time() * 1000)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms  # the site's clock
     posting = session_id is not None
     _uuid7(body, "id", issues, now_ms, new=not posting)
     if posting and isinstance(body.get("id"), str) and body["id"] != session_id:

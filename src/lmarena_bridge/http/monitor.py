@@ -23,7 +23,7 @@ from lmarena_bridge.http.auth import check_api_key, token_matches
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.monitor import Subscriber
-from lmarena_bridge.relay.health import human_view
+from lmarena_bridge.relay.health import cooling_view, human_view
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ PAGE_HEADERS = {
 KEY_REQUIRED_REASON = "api key required"
 NOT_READY_NO_TAB = "no browser tab connected"
 NOT_READY_NONE_READY = "tabs connected but none ready (challenge/logged_out)"
+NOT_READY_COOLING = "every tab's account is cooling down from the site's limits"
 
 
 @cache
@@ -162,6 +163,7 @@ async def ready(request: Request) -> Response:
     pool = bridge_of(request).pool
     connected, ready_count = len(pool.workers), pool.ready_count
     needs = [human_view(w) for w in pool.needing_human]
+    cooling = [cooling_view(w) for w in pool.cooling]
     browser = bridge_of(request).browser
     if browser is not None and needs and browser.headless:
         for need in needs:  # nobody can act in a headless browser's tab
@@ -173,10 +175,14 @@ async def ready(request: Request) -> Response:
         # Tabs a person must act in, with the one thing to do (relay/health.py).
         "workers_needing_human": len(needs),
         "needs_human": needs,
+        # Tabs whose account rests from the site's limits, until when and why (relay/accounts.py).
+        "workers_cooling": len(cooling),
+        "cooling": cooling,
     }
     if browser is not None:  # the browser the bridge runs itself (serve --browser)
         body["browser"] = browser.status()
     if ready_count:
         return JSONBytes({"status": "ready", **body})
-    reason = NOT_READY_NONE_READY if connected else NOT_READY_NO_TAB
+    reason = (NOT_READY_COOLING if cooling and not needs else
+              NOT_READY_NONE_READY if connected else NOT_READY_NO_TAB)
     return JSONBytes({"status": "not_ready", "reason": reason, **body}, status_code=503)

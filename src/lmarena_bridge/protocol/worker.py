@@ -295,6 +295,14 @@ JOB_EVENTS: dict[str, type[BaseModel]] = {
 }
 
 
+class SiteClockReport(_Frame):
+    """Protocol 2: the ``date`` header of a same-origin request the tab made on connecting,
+    so that ids are minted on the site's clock from the first request on."""
+
+    type: Literal["site_clock"]
+    date: str = Field("", max_length=100)
+
+
 class IdsCaptured(_Frame):
     type: Literal["ids_captured"]
     session_id: str
@@ -376,4 +384,5 @@ _CONTROL: dict[str, type[BaseModel]] = {
     "status": StatusReport,
     "ids_captured": IdsCaptured,
     "page_source": PageSource,
+    "site_clock": SiteClockReport,
 }

@@ -28,6 +28,7 @@ from lmarena_bridge.protocol.worker import (
     ErrorFrame,
     NeedsHumanFrame,
     ResultFrame,
+    SiteClockReport,
     SiteHeadersFrame,
     StatusReport,
     TabState,
@@ -40,6 +41,7 @@ from lmarena_bridge.relay.pool import Worker, WorkerPool
 from lmarena_bridge.site.errors import classify_failure, clock_skew_error
 from lmarena_bridge.site.evaluation import on_site_clock
 from lmarena_bridge.site.legacy.seed_errors import classify_seed_error
+from lmarena_bridge.site.ratelimit import http_date
 
 # Importers of this module find the job, its items and the run here too.
 __all__ = ["DONE", "KEEPALIVE", "LOST", "Job", "Relay"]
@@ -198,6 +200,10 @@ class Relay:
             log.warning("worker %s sent an unknown frame %.200r; ignored", worker.id, frame)
             self.observer.bad_worker_frame(worker)
             return
+        if isinstance(msg, SiteClockReport):
+            site_time = http_date(msg.date)
+            if site_time is not None:
+                self.pool.clock.observe(site_time, time.time())
         if isinstance(msg, StatusReport):
             if msg.page:
                 worker.page = msg.page

@@ -281,7 +281,7 @@ class WorkerPool:
         self._waiters.append(entry)
         self._observer.queue_changed(len(self._waiters))
         self._arm()
-        paced = held is not None and self._paced(requires, modality)
+        paced = modality is not None and self._paced(requires)
         t0 = time.monotonic()
         try:
             async with asyncio.timeout(timeout):
@@ -322,10 +322,10 @@ class WorkerPool:
         times = [w.account.ready_at(modality, pacing, now) for w in candidates]
         return min(times) if all(t > now for t in times) else None
 
-    def _paced(self, requires: str | None, modality: str | None) -> bool:
-        now = time.time()
-        return any(w.account.blocked_until(modality, now) <= now
-                   for w in self._candidates(requires))
+    def _paced(self, requires: str | None) -> bool:
+        """Some tab that could take the job is held by its account's pacing."""
+        now, pacing = time.time(), self._pacing()
+        return any(w.account.next_send_at(pacing, now) > now for w in self._candidates(requires))
 
     def _rate_limited(self, requires: str | None, modality: str | None,
                       held: float) -> BridgeError:

@@ -42,7 +42,6 @@
     "ratelimit-reset", "ratelimit-modality", "location", "cf-mitigated",
   ];
   const API_PREFIX = "/nextjs-api/";
-  const RETRY_URL = /\/nextjs-api\/stream\/retry-evaluation-session-message\/([a-f0-9-]+)\/messages\/([a-f0-9-]+)/i;
   // The site lives on arena.ai since February 2026; lmarena.ai answers API calls with a
   // cross-origin 301 that turns a POST into a GET (docs/site-protocol.md §1).
   const ARENA_HOST = /^(?:[a-z0-9-]+\.)*arena\.ai$/i;
@@ -115,6 +114,7 @@
   let reconnectTimer = null;
   let heartbeatMs = 0;         // 0 until the bridge announces heartbeats in hello_ack
   let lastHeard = 0;           // Date.now() of the last frame from the bridge
+  // Legacy retry strategy: id capture (its region is below).
   let captureArmed = false;
   let pendingIds = null;       // ids captured while disconnected, sent on the next connect
   let apiChallenge = "";       // set when a site request met a challenge; a reload clears it
@@ -217,6 +217,7 @@
         ? msg.answer_headers : [];
       setConnected(true);
       log("connected as worker", msg.worker_id);
+      if (answerHeaders.includes("date")) reportSiteClock();
     } else if (msg.type === "ping") {
       send({ type: "pong", ts: msg.ts });
     } else if (msg.type === "abort") {
@@ -235,9 +236,7 @@
       log(command, "requested: reloading the page");
       location.reload();
     } else if (command === "activate_id_capture") {
-      captureArmed = true;
-      renderTitle();
-      log("id capture armed: click Retry on the assistant message to use");
+      armIdCapture();
     } else if (command === "focus") {
       askForAttention();
     } else if (command === "send_page_source") {
@@ -657,48 +656,6 @@
     };
   }
 
-  // Seed payload: the site's retry body (docs/site-protocol.md §4), a linear chain of fresh messages;
-  // `metadata` is an object (the site's schema rejects null) and a chat_retry token is added.
-  function seedRequest(payload) {
-    const templates = Array.isArray(payload.message_templates) ? payload.message_templates : [];
-    if (!payload.session_id || !payload.message_id) throw new JobError("bad_job", "the job has no session_id/message_id");
-    if (templates.length === 0) throw new JobError("bad_job", "the job has no messages");
-    const now = new Date().toISOString();
-    let parent = null;
-    const messages = templates.map((template, index) => {
-      const id = crypto.randomUUID();
-      const last = index === templates.length - 1;
-      const message = {
-        role: template.role,
-        content: typeof template.content === "string" ? template.content : "",
-        id,
-        evaluationId: null,
-        evaluationSessionId: payload.session_id,
-        parentMessageIds: parent ? [parent] : [],
-        experimental_attachments: (template.attachments || []).map((a) => ({
-          name: a.name, contentType: a.contentType, url: a.url,
-        })),
-        failureReason: null,
-        metadata: {},
-        participantPosition: template.participantPosition || "a",
-        createdAt: now,
-        updatedAt: now,
-        // Image requests send every message as done; otherwise the last one is the one to answer.
-        status: payload.is_image_request || !last ? "success" : "pending",
-      };
-      parent = id;
-      return message;
-    });
-    return {
-      method: "PUT",
-      path: "/nextjs-api/stream/retry-evaluation-session-message/" +
-        `${encodeURIComponent(payload.session_id)}/messages/${encodeURIComponent(payload.message_id)}`,
-      body: { messages, modelId: payload.target_model_id ?? null },
-      recaptcha: { action: "chat_retry", retries: 1, v2TimeoutMs: humanTimeoutS * 1000 },
-      stopPath: null,
-    };
-  }
-
   function jobError(code, message) {
     return { error: { message, status: null, code, content_type: null, body: null, headers: {} } };
   }
@@ -811,6 +768,18 @@
       return await response.text();
     } catch (err) {
       return "";
+    }
+  }
+
+  // The site's clock (its Date header), once per connection: the bridge mints the ids of
+  // the first request on it. A HEAD of the page itself, as light as a request gets.
+  async function reportSiteClock() {
+    try {
+      const response = await nativeFetch.call(window, "/", { method: "HEAD", credentials: "same-origin" });
+      const date = response.headers.get("date");
+      if (date) send({ type: "site_clock", date });
+    } catch (err) {
+      log("could not read the site's clock:", describe(err));
     }
   }
 
@@ -1011,7 +980,59 @@
     return { content_type: blob.type || "", data_b64: dataUrl.slice(dataUrl.indexOf(",") + 1) };
   }
 
-  // ---- id capture -----------------------------------------------------------------------
+  // ---- legacy retry strategy (src/lmarena_bridge/site/legacy/) -------------------------
+  // Only "site_strategy": "retry" uses these: the seed payload that regenerates a captured
+  // message, and the capture of its ids (docs/site-protocol.md §4).
+
+  // Seed payload: the site's retry body (docs/site-protocol.md §4), a linear chain of fresh messages;
+  // `metadata` is an object (the site's schema rejects null) and a chat_retry token is added.
+  function seedRequest(payload) {
+    const templates = Array.isArray(payload.message_templates) ? payload.message_templates : [];
+    if (!payload.session_id || !payload.message_id) throw new JobError("bad_job", "the job has no session_id/message_id");
+    if (templates.length === 0) throw new JobError("bad_job", "the job has no messages");
+    const now = new Date().toISOString();
+    let parent = null;
+    const messages = templates.map((template, index) => {
+      const id = crypto.randomUUID();
+      const last = index === templates.length - 1;
+      const message = {
+        role: template.role,
+        content: typeof template.content === "string" ? template.content : "",
+        id,
+        evaluationId: null,
+        evaluationSessionId: payload.session_id,
+        parentMessageIds: parent ? [parent] : [],
+        experimental_attachments: (template.attachments || []).map((a) => ({
+          name: a.name, contentType: a.contentType, url: a.url,
+        })),
+        failureReason: null,
+        metadata: {},
+        participantPosition: template.participantPosition || "a",
+        createdAt: now,
+        updatedAt: now,
+        // Image requests send every message as done; otherwise the last one is the one to answer.
+        status: payload.is_image_request || !last ? "success" : "pending",
+      };
+      parent = id;
+      return message;
+    });
+    return {
+      method: "PUT",
+      path: "/nextjs-api/stream/retry-evaluation-session-message/" +
+        `${encodeURIComponent(payload.session_id)}/messages/${encodeURIComponent(payload.message_id)}`,
+      body: { messages, modelId: payload.target_model_id ?? null },
+      recaptcha: { action: "chat_retry", retries: 1, v2TimeoutMs: humanTimeoutS * 1000 },
+      stopPath: null,
+    };
+  }
+
+  const RETRY_URL = /\/nextjs-api\/stream\/retry-evaluation-session-message\/([a-f0-9-]+)\/messages\/([a-f0-9-]+)/i;
+
+  function armIdCapture() {
+    captureArmed = true;
+    renderTitle();
+    log("id capture armed: click Retry on the assistant message to use");
+  }
 
   // Installed once; it only looks at the page's own requests (see nativeFetch) and never
   // changes them: the page's retry goes through unchanged.
