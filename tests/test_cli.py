@@ -98,7 +98,7 @@ def test_check_refuses_a_models_json_value_that_is_not_an_id(tmp_path: Path) -> 
     (tmp_path / "models.json").write_text(json.dumps({**good, "my-gpt": "gpt-4o"}))
     res = run("check", "--config-dir", str(tmp_path))
     assert res.returncode == 1
-    assert "models.json: key 'my-gpt': \"gpt-4o\" is not a site model id" in res.stdout
+    assert "models.json: line 1: key 'my-gpt': \"gpt-4o\" is not a site model id" in res.stdout
 
 
 def test_hints_name_the_command_as_the_user_runs_it(tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ def test_problems_make_check_fail(tmp_path: Path) -> None:
     assert not ok
     start = lines.index("Problems (2):")
     port_problem, models_problem = lines[start + 1 : start + 3]
-    assert port_problem.startswith("  config.jsonc: key 'port': Input should be a valid integer")
+    assert port_problem.startswith(
+        "  config.jsonc: line 1: key 'port': Input should be a valid integer")
     assert models_problem.startswith("  models.json: line 1, column ")
     # The report stops there: no summary or advice built from built-in defaults.
     assert lines[start + 3 :] == [FIX_FIRST]

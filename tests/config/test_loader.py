@@ -190,24 +190,46 @@ def test_invalid_value_names_file_and_key(
     [problem] = info.value.problems
     assert (problem.file, problem.key) == (file, key)
     assert fragment in problem.message
-    assert str(problem).startswith(f"{file}: key '{key}': " if key else f"{file}: ")
+    # One-line files: every key is on line 1.
+    assert str(problem).startswith(f"{file}: line 1: key '{key}': " if key else f"{file}: ")
 
 
 def test_all_problems_are_collected(tmp_path: Path) -> None:
     (tmp_path / "config.jsonc").write_text('{\n  "port": 1,\n  "host": 5,,\n}', encoding="utf-8")
-    (tmp_path / "models.json").write_text('{"a": 1, "b": "null:image", "c": []}',
+    (tmp_path / "models.json").write_text('{"a": 1,\n "b": "null:image",\n\n "c": []}',
                                           encoding="utf-8")
-    (tmp_path / "model_endpoint_map.json").write_text('{"x": {}}', encoding="utf-8")
+    (tmp_path / "model_endpoint_map.json").write_text('{\n"x": {}}', encoding="utf-8")
     with pytest.raises(ConfigFileError) as info:
         load_config(tmp_path)
     found = [(p.file, p.key, p.line) for p in info.value.problems]
+    # A wrong value names its key and its line; a missing key, the object that lacks it.
     assert found == [
         ("config.jsonc", None, 3),
-        ("models.json", "a", None),
-        ("models.json", "c", None),
-        ("model_endpoint_map.json", "x.session_id", None),
-        ("model_endpoint_map.json", "x.message_id", None),
+        ("models.json", "a", 1),
+        ("models.json", "c", 4),
+        ("model_endpoint_map.json", "x.session_id", 2),
+        ("model_endpoint_map.json", "x.message_id", 2),
     ]
+
+
+def test_a_wrong_value_names_its_line(tmp_path: Path) -> None:
+    ensure_default_files(tmp_path)
+    text = (tmp_path / "config.jsonc").read_text(encoding="utf-8")
+    (tmp_path / "config.jsonc").write_text(
+        text.replace('"port": 5102', '"port": "5102x"'), encoding="utf-8"
+    )
+    (tmp_path / "model_endpoint_map.json").write_text(
+        '{\n  "m.v1": [\n    {"session_id": "s", "message_id": "m"},\n'
+        '    {"session_id": "s", "message_id": "m", "mode": "duel"}\n  ]\n}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigFileError) as info:
+        load_config(tmp_path)
+    port_line = 1 + text[: text.index('"port": 5102')].count("\n")
+    port, mode = info.value.problems
+    assert (port.key, port.line) == ("port", port_line)
+    assert str(port).startswith(f"config.jsonc: line {port_line}: key 'port': ")
+    assert (mode.key, mode.line) == ("m.v1[1].mode", 4)
 
 
 def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:

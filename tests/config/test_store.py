@@ -61,7 +61,7 @@ def test_invalid_hand_edit_keeps_last_good_config(
     assert store.current is good
     assert store.generation == 1
     assert [(p.file, p.key) for p in store.problems] == [("config.jsonc", "port")]
-    assert "config.jsonc: key 'port'" in caplog.text
+    assert "config.jsonc: line 1: key 'port'" in caplog.text
     assert seen == []
     # Fixing the file clears the problems and swaps the new config in.
     (config_dir / "config.jsonc").write_text('{"port": 6001}', encoding="utf-8")

@@ -97,4 +97,4 @@ async def test_serve_names_the_key(tmp_path: Path) -> None:
     config_dir = broken_dir(tmp_path, json.dumps({"api_key": "k", "max_request_body_bytes": -5}))
     code, output = await serve(config_dir, free_port())
     assert code == 1, output
-    assert "config.jsonc: key 'max_request_body_bytes'" in output
+    assert "config.jsonc: line 1: key 'max_request_body_bytes'" in output

@@ -14,7 +14,8 @@ class ConfigProblem:
     """One problem in one config file.
 
     ``key`` is a dotted path such as ``o3-xxx[1].session_id`` (``None`` when the problem is
-    about the file as a whole); ``line``/``column`` (1-based) are set for syntax errors.
+    about the file as a whole); ``line`` (1-based) is where the key or the syntax error is,
+    ``column`` is set for syntax errors.
     """
 
     file: str
@@ -25,13 +26,13 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         parts = [self.file]
-        if self.key is not None:
-            parts.append(f"key '{self.key}'")
         if self.line is not None:
             where = f"line {self.line}"
             if self.column is not None:
                 where += f", column {self.column}"
             parts.append(where)
+        if self.key is not None:
+            parts.append(f"key '{self.key}'")
         parts.append(self.message)
         return ": ".join(parts)
 

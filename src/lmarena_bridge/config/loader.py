@@ -24,6 +24,7 @@ from lmarena_bridge.config.defaults import (
 from lmarena_bridge.config.editor import read_text
 from lmarena_bridge.config.errors import ConfigFileError, ConfigProblem
 from lmarena_bridge.config.jsonc import parse_jsonc
+from lmarena_bridge.config.locate import KeyLines
 from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget, Settings
 
 # Texts by file name; None means the file is missing (its default applies).
@@ -106,10 +107,13 @@ def collect_config(texts: Texts) -> tuple[BridgeConfig, list[ConfigProblem]]:
             problems.extend(exc.problems)
             return _UNPARSED
 
-    settings = _settings(data(CONFIG_JSONC), problems)
-    models = _models(data(MODELS_JSON), problems)
-    endpoint_map = _endpoint_map(data(ENDPOINT_MAP_JSON), problems)
-    available = _available_models(data(AVAILABLE_MODELS_JSON), problems)
+    def at(name: str) -> _Where:
+        return _Where(name, KeyLines(texts.get(name)), problems)
+
+    settings = _settings(data(CONFIG_JSONC), at(CONFIG_JSONC))
+    models = _models(data(MODELS_JSON), at(MODELS_JSON))
+    endpoint_map = _endpoint_map(data(ENDPOINT_MAP_JSON), at(ENDPOINT_MAP_JSON))
+    available = _available_models(data(AVAILABLE_MODELS_JSON), at(AVAILABLE_MODELS_JSON))
     config = BridgeConfig(
         settings=settings if settings is not None else Settings(),
         models=models if models is not None else {},
@@ -130,6 +134,19 @@ def format_key(parts: Sequence[str | int]) -> str:
     return out
 
 
+class _Where:
+    """Collects the problems of one file, each with the line of its key when found."""
+
+    def __init__(self, file: str, lines: KeyLines, problems: list[ConfigProblem]) -> None:
+        self.file = file
+        self.lines = lines
+        self.problems = problems
+
+    def add(self, loc: Sequence[str | int], message: str) -> None:
+        line = self.lines.line(loc) if loc else None
+        self.problems.append(ConfigProblem(self.file, format_key(loc) or None, message, line))
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
@@ -144,67 +161,46 @@ def _type_name(value: Any) -> str:
     return "an object"
 
 
-def _pydantic_problems(
-    file: str, prefix: Sequence[str | int], exc: ValidationError
-) -> list[ConfigProblem]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        loc = [*prefix, *(p for p in error["loc"] if isinstance(p, str | int))]
-        message = "this key is required" if error["type"] == "missing" else error["msg"]
-        problems.append(ConfigProblem(file, format_key(loc) or None, message))
-    return problems
-
-
 def _validate_model(
-    model: type[M],
-    data: Any,
-    file: str,
-    prefix: Sequence[str | int],
-    problems: list[ConfigProblem],
+    model: type[M], data: Any, where: _Where, prefix: Sequence[str | int]
 ) -> M | None:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(file, prefix, exc))
+        for error in exc.errors(include_url=False):
+            loc = [*prefix, *(p for p in error["loc"] if isinstance(p, str | int))]
+            where.add(loc, "this key is required" if error["type"] == "missing" else error["msg"])
         return None
 
 
-def _expect_object(data: Any, file: str, what: str, problems: list[ConfigProblem]) -> bool:
+def _expect_object(data: Any, where: _Where, what: str) -> bool:
     if data is _UNPARSED:
         return False
     if not isinstance(data, dict):
-        problems.append(
-            ConfigProblem(file, None, f"should be a JSON object {what}, not {_type_name(data)}")
-        )
+        where.add((), f"should be a JSON object {what}, not {_type_name(data)}")
         return False
     return True
 
 
-def _settings(data: Any, problems: list[ConfigProblem]) -> Settings | None:
-    if not _expect_object(data, CONFIG_JSONC, "of settings", problems):
+def _settings(data: Any, where: _Where) -> Settings | None:
+    if not _expect_object(data, where, "of settings"):
         return None
-    return _validate_model(Settings, data, CONFIG_JSONC, (), problems)
+    return _validate_model(Settings, data, where, ())
 
 
-def _models(data: Any, problems: list[ConfigProblem]) -> dict[str, ModelTarget] | None:
-    if not _expect_object(data, MODELS_JSON, "mapping model names to site model ids", problems):
+def _models(data: Any, where: _Where) -> dict[str, ModelTarget] | None:
+    if not _expect_object(data, where, "mapping model names to site model ids"):
         return None
     models: dict[str, ModelTarget] = {}
     ok = True
     for name, value in data.items():
         if not isinstance(value, str):
-            problems.append(
-                ConfigProblem(MODELS_JSON, name, f"{_MODEL_VALUE_HINT}, not {_type_name(value)}")
-            )
+            where.add((name,), f"{_MODEL_VALUE_HINT}, not {_type_name(value)}")
             ok = False
             continue
         if not _MODEL_VALUE.fullmatch(value):
-            problems.append(
-                ConfigProblem(
-                    MODELS_JSON,
-                    name,
-                    f"{json.dumps(value)} is not a site model id; {_MODEL_VALUE_HINT}",
-                )
+            where.add(
+                (name,), f"{json.dumps(value)} is not a site model id; {_MODEL_VALUE_HINT}"
             )
             ok = False
             continue
@@ -212,56 +208,42 @@ def _models(data: Any, problems: list[ConfigProblem]) -> dict[str, ModelTarget] 
     return models if ok else None
 
 
-def _endpoint_map(
-    data: Any, problems: list[ConfigProblem]
-) -> dict[str, tuple[EndpointEntry, ...]] | None:
-    if not _expect_object(data, ENDPOINT_MAP_JSON, "mapping model names to ids", problems):
+def _endpoint_map(data: Any, where: _Where) -> dict[str, tuple[EndpointEntry, ...]] | None:
+    if not _expect_object(data, where, "mapping model names to ids"):
         return None
     result: dict[str, tuple[EndpointEntry, ...]] = {}
-    before = len(problems)
+    before = len(where.problems)
     for name, value in data.items():
         if isinstance(value, dict):
             items: list[tuple[tuple[str | int, ...], Any]] = [((name,), value)]
         elif isinstance(value, list):
             if not value:
-                problems.append(
-                    ConfigProblem(ENDPOINT_MAP_JSON, name, "an empty list has no ids to use")
-                )
+                where.add((name,), "an empty list has no ids to use")
                 continue
             items = [((name, i), item) for i, item in enumerate(value)]
         else:
-            problems.append(
-                ConfigProblem(
-                    ENDPOINT_MAP_JSON,
-                    name,
-                    "should be an object with session_id and message_id, or a list of them, "
-                    f"not {_type_name(value)}",
-                )
+            where.add(
+                (name,),
+                "should be an object with session_id and message_id, or a list of them, "
+                f"not {_type_name(value)}",
             )
             continue
         entries: list[EndpointEntry] = []
         for loc, item in items:
             if not isinstance(item, dict):
-                problems.append(
-                    ConfigProblem(
-                        ENDPOINT_MAP_JSON,
-                        format_key(loc),
-                        "should be an object with session_id and message_id, "
-                        f"not {_type_name(item)}",
-                    )
+                where.add(
+                    loc,
+                    f"should be an object with session_id and message_id, not {_type_name(item)}",
                 )
                 continue
-            entry = _validate_model(EndpointEntry, item, ENDPOINT_MAP_JSON, loc, problems)
+            entry = _validate_model(EndpointEntry, item, where, loc)
             if entry is not None:
                 entries.append(entry)
         result[name] = tuple(entries)
-    return result if len(problems) == before else None
+    return result if len(where.problems) == before else None
 
 
-def _available_models(
-    data: Any, problems: list[ConfigProblem]
-) -> tuple[dict[str, Any], ...] | None:
-    file = AVAILABLE_MODELS_JSON
+def _available_models(data: Any, where: _Where) -> tuple[dict[str, Any], ...] | None:
     if data is _UNPARSED:
         return None
     if isinstance(data, dict):
@@ -270,19 +252,13 @@ def _available_models(
     elif isinstance(data, list):
         items = list(enumerate(data))
     else:
-        problems.append(
-            ConfigProblem(file, None, f"should be a list of model objects, not {_type_name(data)}")
-        )
+        where.add((), f"should be a list of model objects, not {_type_name(data)}")
         return None
     models: list[dict[str, Any]] = []
     ok = True
     for key, item in items:
         if not isinstance(item, dict):
-            problems.append(
-                ConfigProblem(
-                    file, format_key([key]), f"should be a model object, not {_type_name(item)}"
-                )
-            )
+            where.add((key,), f"should be a model object, not {_type_name(item)}")
             ok = False
             continue
         models.append(item)
