@@ -223,15 +223,12 @@ class AnswerService:
         answers = self._answers(r)
         try:
             async for _, pieces in answers:
-                if pieces:
-                    data = enc.pieces(pieces)
-                elif pieces is None or time.monotonic() - sent_at >= interval:
-                    data = enc.keepalive()
-                else:
+                if not pieces and pieces is not None and time.monotonic() - sent_at < interval:
                     continue
-                if not committed:
-                    data = enc.open() + data
-                    committed = True
+                # The encoder sees its calls in wire order: open first (relay/answer_encoder.py).
+                data = b"" if committed else enc.open()
+                committed = True
+                data += enc.pieces(pieces) if pieces else enc.keepalive()
                 sent_at = time.monotonic()
                 yield data
             assert r.answer is not None
