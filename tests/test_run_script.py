@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parent.parent / "scripts" / "run.sh"
-TOOLS = ("dirname", "rm", "cat", "sha256sum")
+SCRIPTS = Path(__file__).parent.parent / "scripts"
+SCRIPT = SCRIPTS / "run.sh"
+TOOLS = ("dirname", "rm", "cat", "sha256sum", "id")
 HELPERS = ("basename", "mkdir", "cp", "chmod")
 
 # An interpreter that reports VERSION; with VENV, `-m venv DIR` makes a stand-in venv whose
@@ -43,7 +44,8 @@ class Sandbox:
         self.root = root
         self.project = root / "project"
         (self.project / "scripts").mkdir(parents=True)
-        shutil.copy(SCRIPT, self.project / "scripts" / "run.sh")
+        for name in ("run.sh", "test.sh", "find_python.sh"):
+            shutil.copy(SCRIPTS / name, self.project / "scripts" / name)
         (self.project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
         self.bin = root / "bin"
         self.bin.mkdir()
@@ -68,9 +70,9 @@ class Sandbox:
         path.chmod(0o755)
         return path
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, script: str = "run.sh") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["/bin/bash", "scripts/run.sh", *args], cwd=self.project, capture_output=True,
+            ["/bin/bash", f"scripts/{script}", *args], cwd=self.project, capture_output=True,
             text=True, timeout=30, env={"PATH": str(self.bin), "HOME": str(self.root)},
         )
 
@@ -146,3 +148,21 @@ def test_install_runs_once_until_pyproject_changes(box: Sandbox) -> None:
     (box.project / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '2'\n")
     assert box.run().returncode == 0
     assert installs() == 2
+
+
+def test_the_test_script_finds_python_as_run_does(box: Sandbox) -> None:
+    # test.sh used to make its venv with whatever `python3` was.
+    box.python("python3", "3.10")
+    box.python("python3.12", "3.12")
+    res = box.run(script="test.sh")
+    assert "Creating .venv with python3.12 (Python 3.12)" in res.stderr
+    assert "python3.12 -m venv .venv" in box.calls
+    assert "python3 -m venv .venv" not in box.calls
+
+
+def test_the_test_script_refuses_an_old_python_first(box: Sandbox) -> None:
+    box.python("python3", "3.10")
+    res = box.run(script="test.sh")
+    assert res.returncode == 1
+    assert "needs Python 3.11 or newer; found: python3 (3.10)" in res.stderr
+    assert not (box.project / ".venv").exists()
