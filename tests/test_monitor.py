@@ -81,7 +81,8 @@ async def test_health_and_readiness(bridge, workers) -> None:
         r = await http.get("/health/ready")
         assert r.status_code == 200
         assert r.json() == {"status": "ready", "workers_connected": 1, "workers_ready": 1,
-                            "queue_depth": 0, "workers_needing_human": 0, "needs_human": []}
+                            "queue_depth": 0, "workers_needing_human": 0, "needs_human": [],
+                            "workers_cooling": 0, "cooling": []}
 
         await w.send({"type": "status", "state": "challenge", "detail": "Just a moment"})
         await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 0)
