@@ -140,6 +140,25 @@ async def test_site_rate_limit_is_429(bridge, workers, client, stream: bool) -> 
     assert exc.value.response.headers["retry-after"] == "42"
 
 
+NO_ACCESS_401 = {
+    "message": "HTTP 401", "status": 401, "content_type": "application/json",
+    "body": '{"error":"User 7f3 does not have access to evaluation session 413a"}'}
+
+
+@pytest.mark.parametrize("strategy", ["create", "retry"])
+async def test_session_refusal_advice_fits_the_strategy(make_bridge, workers, strategy: str):
+    srv = await make_bridge({"site_strategy": strategy})
+    await workers(srv.ws_url, handler=failing(NO_ACCESS_401))
+    async with httpx.AsyncClient() as http:
+        r = await http.post(f"{srv.url}/v1/chat/completions",
+                            json={"model": "echo-model", "messages": MSGS})
+    assert r.status_code == 403
+    error = assert_envelope(r.json())
+    assert error["code"] == "site_session_rejected"
+    # Only the retry strategy has ids to capture again.
+    assert ("capture-ids" in error["message"]) == (strategy == "retry")
+
+
 async def test_seed_protocol_error_text_is_classified(legacy_bridge, workers, legacy_client):
     bridge, client = legacy_bridge, legacy_client
     await workers(bridge.ws_url, protocol=1, handler=failing(

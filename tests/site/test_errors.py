@@ -185,7 +185,7 @@ def test_rate_limit_retry_after(headers: dict[str, str], expected: float) -> Non
 def test_messages_quote_the_site() -> None:
     assert "Invalid content" in fail(400, '{"error":"Invalid content"}').message
     assert "does not have access" in fail(401, NO_ACCESS).message
-    assert "capture-ids" in fail(401, NO_ACCESS).message
+    assert "capture-ids" in fail(401, NO_ACCESS, captured_ids=True).message
     assert "capture" in fail(400, FEEDBACK).message
     assert "5 MB" in fail(413).message
     assert "HTTP 404" in fail(404, "nothing here").message
@@ -287,3 +287,16 @@ def test_every_header_the_classifier_reads_is_reported_by_the_tab() -> None:
     read = set(_re.findall(r'hdrs\.get\("([a-z-]+)"', inspect.getsource(errors)))
     assert read and read <= set(ERROR_HEADERS)
     assert HelloAck(worker_id="w", heartbeat_interval=1).error_headers == list(ERROR_HEADERS)
+
+
+def test_session_advice_fits_the_strategy() -> None:
+    # The create strategy captures nothing: its 401 must not send the user to capture-ids.
+    created = fail(401, NO_ACCESS)
+    assert created.code == "site_session_rejected" and created.status == 403
+    assert "capture" not in created.message.lower()
+    assert "account" in created.message and "does not have access" in created.message
+    captured = fail(401, NO_ACCESS, captured_ids=True)
+    assert captured.code == "site_session_rejected"
+    assert "capture-ids" in captured.message
+    # A seed-era tab only runs the retry strategy.
+    assert "capture-ids" in classify_seed_error("状态: 401. 内容: " + NO_ACCESS).message

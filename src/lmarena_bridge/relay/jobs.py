@@ -59,6 +59,9 @@ class Relay:
         self.observer = observer
         self.jobs: dict[str, Job] = {}
         self.modalities: dict[str, str] = {}  # request id -> modality of a site request
+        # Whether jobs use captured ids (the retry strategy): the bridge sets it, and site
+        # errors about the session then advise capturing new ones.
+        self.captured_ids: Callable[[], bool] = lambda: False
         self.control_listeners: list[ControlListener] = []
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -187,7 +190,8 @@ class Relay:
                 headers = {k.lower(): v for k, v in err.headers.items()}
                 error = classify_failure(status=err.status, content_type=err.content_type,
                                          body=err.body or "", headers=headers,
-                                         message=err.message, code=err.code)
+                                         message=err.message, code=err.code,
+                                         captured_ids=self.captured_ids())
                 self._site_refused(job, err.status, headers, error)
                 self._job_failed(job, error)
             return

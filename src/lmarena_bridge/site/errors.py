@@ -62,15 +62,17 @@ def classify_failure(
     headers: Mapping[str, str] | None = None,
     message: str = "",
     code: str | None = None,
+    captured_ids: bool = False,
 ) -> SiteError:
     """Map one failed site request to a SiteError with an OpenAI-fitting status and code.
 
     ``status`` is None when ``fetch`` itself failed in the browser. ``message`` is the
     worker's own description (used when the body says nothing); ``code`` names a failure
     the worker recognised itself (``recaptcha_unavailable``, ``wrong_origin``, ``bad_job``).
-    The error's ``site_status`` is ``status``.
+    ``captured_ids``: the request used captured ids (the legacy retry strategy), so advice
+    about the session may say to capture new ones. The error's ``site_status`` is ``status``.
     """
-    error = _classify(status, content_type, body, headers, message, code)
+    error = _classify(status, content_type, body, headers, message, code, captured_ids)
     error.site_status = status
     return error
 
@@ -82,6 +84,7 @@ def _classify(
     headers: Mapping[str, str] | None,
     message: str,
     code: str | None,
+    captured_ids: bool,
 ) -> SiteError:
     hdrs = {k.lower(): v for k, v in (headers or {}).items()}
     body = body or ""
@@ -162,11 +165,23 @@ def _classify(
             code="logged_out",
             retry_after=_CHALLENGE_RETRY_SECONDS,
         )
-    if status == 401:
+    if status == 401 and captured_ids:
         return SiteError(
             "LMArena refused the captured session: it belongs to another account or you are "
             "logged out. Check that you are logged in on the LMArena tab, then re-capture ids "
             f"with `{command('capture-ids')}`.{quote}",
+            kind="session",
+            status=403,
+            type="permission_error",
+            code="site_session_rejected",
+        )
+    if status == 401:
+        # Create strategy: the conversation is the bridge's own (a follow-up of
+        # reuse_site_sessions), made while another account was logged in; no ids to capture.
+        return SiteError(
+            "LMArena refused the conversation: it belongs to another account, or the tab is "
+            "logged out. Check which account is logged in on the arena.ai tab, then retry "
+            f"(a new request starts a new conversation).{quote}",
             kind="session",
             status=403,
             type="permission_error",

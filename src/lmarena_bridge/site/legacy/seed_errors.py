@@ -31,6 +31,8 @@ def parse_seed_error(text: str) -> tuple[int | None, str]:
 
 
 def classify_seed_error(text: str) -> SiteError:
-    """Classify a protocol-1 ``{"error": "<text>"}`` frame."""
+    """Classify a protocol-1 ``{"error": "<text>"}`` frame (such a tab only runs the retry
+    strategy, with captured ids)."""
     status, body = parse_seed_error(text)
-    return classify_failure(status=status, content_type=None, body=body, message=text)
+    return classify_failure(status=status, content_type=None, body=body, message=text,
+                            captured_ids=True)
