@@ -14,6 +14,7 @@ from typing import Any
 import openai
 import pytest
 
+from lmarena_bridge.config.editor import set_value, write_atomic
 from tests.conftest import wait_for
 from tests.support.workers import ScriptedWorker, finish_line, last_user_text, text_lines
 
@@ -180,9 +181,21 @@ async def test_monitor_asks_for_the_api_key_once(make_bridge, workers, page: Any
     assert await page.evaluate("localStorage.getItem('lmarena-bridge.monitor.key')") == "s3cret"
 
 
+async def test_capture_ids_is_offered_only_with_the_retry_strategy(make_bridge, page: Any):
+    srv = await make_bridge()  # the default create strategy captures nothing
+    await page.goto(f"{srv.url}/monitor")
+    await page.wait_for_selector('[data-testid="config"] dt')
+    assert await page.get_by_role("button", name="Update models").is_visible()
+    assert await page.get_by_role("button", name="Capture ids").count() == 0  # hidden
+    # Switching to retry in config.jsonc brings it back without a reload.
+    path = srv.app.state.bridge.config_dir / "config.jsonc"
+    write_atomic(path, set_value(path.read_text(), ["site_strategy"], "retry"))
+    await page.get_by_role("button", name="Capture ids").wait_for(timeout=10_000)
+
+
 async def test_capture_ids_without_a_tab_says_so_in_words(make_bridge, page: Any) -> None:
     # A bridge of its own: the e2e session bridge has the site tabs of other modules.
-    srv = await make_bridge()
+    srv = await make_bridge({"site_strategy": "retry"})
     await page.goto(f"{srv.url}/monitor")
     await page.get_by_role("button", name="Capture ids").click()
     output = page.locator('[data-testid="action-output"]')
