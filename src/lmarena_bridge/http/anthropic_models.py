@@ -11,11 +11,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lmarena_bridge.apis.anthropic.errors import anthropic_error_response
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
 from lmarena_bridge.http.auth import check_api_key
-from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.http.responses import JSONBytes, anthropic_error_response
 from lmarena_bridge.http.routing import bridge_of
 from lmarena_bridge.protocol.openai import ModelCard
 

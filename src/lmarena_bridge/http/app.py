@@ -37,7 +37,7 @@ from lmarena_bridge.http import (
 )
 from lmarena_bridge.http.limits import BodyLimit
 from lmarena_bridge.http.origins import AccessGuard
-from lmarena_bridge.http.responses import JSONBytes, error_response
+from lmarena_bridge.http.responses import error_response_for
 from lmarena_bridge.http.ws_fastpath import websocket_protocol
 from lmarena_bridge.invocation import program
 from lmarena_bridge.log_redaction import install_log_redaction
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 async def _bridge_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, BridgeError)
-    return error_response(exc)
+    return error_response_for(request.url.path, request.headers, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -55,12 +55,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = f"Unknown path {request.url.path}." if exc.status_code == 404 else exc.detail
     err = BridgeError(message, status=exc.status_code, type="invalid_request_error", code=code)
-    return JSONBytes(err.to_dict(), status_code=exc.status_code, headers=exc.headers)
+    return error_response_for(request.url.path, request.headers, err, exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s", request.url.path, exc_info=exc)
-    return error_response(BridgeError("Internal error in the bridge; see its log.", status=500))
+    err = BridgeError("Internal error in the bridge; see its log.", status=500)
+    return error_response_for(request.url.path, request.headers, err)
 
 
 def uvicorn_options() -> dict[str, Any]:

@@ -3,7 +3,7 @@ errors naming the first invalid parameter."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -18,12 +18,16 @@ M = TypeVar("M", bound=BaseModel)
 _UNION_TAGS = frozenset({"str", "TextPart", "ImagePart", "OtherPart", "int", "float"})
 
 
-def _param(loc: tuple[Any, ...]) -> str:
+def _param(loc: tuple[Any, ...], union_tags: frozenset[str]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _UNION_TAGS or str(part).startswith(("list[", "function-")):
+        elif (
+            part in _UNION_TAGS
+            or part in union_tags
+            or str(part).startswith(("list[", "function-"))
+        ):
             continue
         else:
             out += ("." if out else "") + str(part)
@@ -48,16 +52,26 @@ async def read_json(request: Request, *, optional: bool = False) -> dict[str, An
     return data
 
 
-def validate(model: type[M], data: dict[str, Any]) -> M:
-    """``model`` from ``data``; a 400 naming the first invalid parameter."""
+def validate(
+    model: type[M],
+    data: dict[str, Any],
+    *,
+    union_tags: frozenset[str] = frozenset(),
+    style: Literal["openai", "path"] = "openai",
+) -> M:
+    """``model`` from ``data``; a 400 naming the first invalid parameter, as OpenAI words
+    it or (``style="path"``) as Anthropic does (``messages[0].content: Field required``).
+    ``union_tags`` are the model's own union member names, left out of the path."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        param = _param(tuple(err["loc"]))
-        raise InvalidRequest(
-            f"Invalid value for '{param}': {err['msg']}.", param=param or None
-        ) from None
+        param = _param(tuple(err["loc"]), union_tags)
+        message = (
+            f"{param}: {err['msg']}" if style == "path"
+            else f"Invalid value for '{param}': {err['msg']}."
+        )
+        raise InvalidRequest(message, param=param or None) from None
 
 
 async def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
-from lmarena_bridge.http.responses import error_response
+from lmarena_bridge.http.responses import error_response_for
 from lmarena_bridge.protocol.openai import ONLY_ONE_CHOICE
 
 # OpenAI's own limit on ``stop``.
@@ -52,7 +53,10 @@ class BodyLimit:
         for key, value in scope["headers"]:
             if key == b"content-length" and value.isdigit():
                 if int(value) > limit:
-                    await error_response(_too_large(limit))(scope, receive, send)
+                    response = error_response_for(
+                        scope["path"], Headers(scope=scope), _too_large(limit)
+                    )
+                    await response(scope, receive, send)
                 else:  # the server never reads past a declared length
                     await self.app(scope, receive, send)
                 return

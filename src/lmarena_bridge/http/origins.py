@@ -38,13 +38,14 @@ import re
 from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlsplit
 
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.errors import BridgeError, Forbidden
 from lmarena_bridge.http.auth import token_matches
-from lmarena_bridge.http.responses import JSONBytes
+from lmarena_bridge.http.responses import error_response_for
 
 log = logging.getLogger(__name__)
 
@@ -286,8 +287,8 @@ class AccessGuard:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, err: BridgeError) -> None:
         what = "WebSocket" if scope["type"] == "websocket" else scope.get("method", "")
         log.warning("refused %s %s: %s", what, scope["path"], err.message)
-        response = JSONBytes(
-            err.to_dict(), status_code=err.status, headers={"X-Content-Type-Options": "nosniff"}
+        response = error_response_for(
+            scope["path"], Headers(scope=scope), err, {"X-Content-Type-Options": "nosniff"}
         )
         if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
             "extensions", {}

@@ -105,10 +105,8 @@ class AnswerService:
         byte (validation, no tab, the site refusing at once). Cancelling the caller before
         that cancels the job; a started stream is closed by its consumer (``aclose``)."""
         cfg = self.config()
+        self._resolve(call, cfg)
         req = call.request
-        model = resolve_model(req.model, cfg.settings.model_aliases, cfg.models)
-        if model != req.model:  # the job asks for the aliased model; the answer keeps the name
-            call.request = req = req.model_copy(update={"model": model})
         scope = RequestScope(
             self.observer, call.endpoint, req.model, stream=bool(req.stream),
             request_id=call.client_request_id,
@@ -127,6 +125,22 @@ class AnswerService:
         # reaches the client as a real HTTP status (the stream has closed its record).
         first = await frames.__anext__()
         return Served(frames=_prepend(first, frames))
+
+    def job_for(self, call: ClientCall) -> SiteJob:
+        """The site job ``call`` would send (nothing is sent): for estimates such as
+        ``count_tokens``. Raises what building the job raises."""
+        cfg = self.config()
+        self._resolve(call, cfg)
+        return self.build_job(call, cfg, None)
+
+    @staticmethod
+    def _resolve(call: ClientCall, cfg: BridgeConfig) -> None:
+        """``model_aliases``: the job asks for the aliased model; the encoder, built with
+        the client's name, keeps it in the answer."""
+        req = call.request
+        model = resolve_model(req.model, cfg.settings.model_aliases, cfg.models)
+        if model != req.model:
+            call.request = req.model_copy(update={"model": model})
 
     # -- the job ---------------------------------------------------------------------------
 

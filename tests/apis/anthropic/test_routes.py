@@ -226,3 +226,23 @@ async def test_client_hang_up_aborts_the_site_request(bridge, workers) -> None:
                 break
     await wait_for(lambda: len(w.aborts) == 1)
     release.set()
+
+
+async def test_errors_before_routing_are_in_anthropic_shape(make_bridge) -> None:
+    # Middleware (body limit, browser origin) and the api-key guard answer before the route:
+    # an Anthropic client still reads Anthropic's shape.
+    srv = await make_bridge({"api_key": "sekrit", "max_request_body_bytes": 2048})
+    key = {"x-api-key": "sekrit"}
+    async with httpx.AsyncClient(base_url=srv.url, timeout=20) as http:
+        big = {"model": "echo-model", "max_tokens": 5,
+               "messages": [{"role": "user", "content": "x" * 4096}]}
+        cases = [
+            await http.post("/v1/messages", json=big, headers=key),
+            await http.post("/v1/messages", json=HI[0], headers={**key, "origin": "https://evil.example"}),
+            await http.get("/v1/models", headers={"anthropic-version": "2023-06-01"}),
+        ]
+        openai_shaped = await http.get("/v1/models")
+    assert [r.status_code for r in cases] == [413, 403, 401]
+    for r in cases:
+        assert r.json()["type"] == "error" and r.json()["error"]["message"], r.text
+    assert "type" not in openai_shaped.json() and openai_shaped.json()["error"]["code"]

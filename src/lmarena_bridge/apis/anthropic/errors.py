@@ -1,15 +1,12 @@
 """Bridge errors in Anthropic's shape: ``{"type": "error", "error": {"type", "message"}}``
 with the real API's error types and statuses (the SDKs pick their exception class, and
-whether to retry, from the status)."""
+whether to retry, from the status). Rendered by http/responses.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import Response
-
 from lmarena_bridge.errors import BridgeError
-from lmarena_bridge.http.responses import JSONBytes
 
 OVERLOADED = 529  # the real API's status when it cannot serve now; clients retry it
 
@@ -39,8 +36,3 @@ def status_and_type(exc: BridgeError) -> tuple[int, str]:
 def error_body(exc: BridgeError) -> dict[str, Any]:
     _, kind = status_and_type(exc)
     return {"type": "error", "error": {"type": kind, "message": exc.message}}
-
-
-def anthropic_error_response(exc: BridgeError) -> Response:
-    status, _ = status_and_type(exc)
-    return JSONBytes(error_body(exc), status_code=status, headers=exc.headers())
