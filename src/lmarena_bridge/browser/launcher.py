@@ -96,8 +96,8 @@ async def browser_version(executable: str) -> str:
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), 15)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         return ""
     return out.decode(errors="replace")
 
