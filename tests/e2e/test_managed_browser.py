@@ -199,6 +199,44 @@ async def test_monitor_and_health_show_the_browser(managed: Managed) -> None:
     assert managed.bridge.monitor.snapshot()["browser"]["state"] == "running"
 
 
+async def test_monitor_page_shows_the_browser(managed: Managed, browser: Any) -> None:
+    await managed.ready()
+    ctx = await browser.new_context()
+    try:
+        page = await ctx.new_page()
+        await page.goto(f"{managed.url}/monitor")
+        panel = page.get_by_test_id("browser")
+        await panel.get_by_text("running").wait_for(timeout=5000)
+        text = await panel.inner_text()
+        pid = managed.bridge.browser.status()["pid"]
+        assert f"pid {pid}" in text and "headless" in text and "https://arena.ai/" in text
+        assert await page.get_by_test_id("browser-front").count() == 0  # no window to raise
+    finally:
+        await ctx.close()
+
+
+async def test_headless_tab_needing_a_person_says_to_run_with_a_window(
+    managed: Managed, emulator: Emulator
+) -> None:
+    await managed.ready()
+    site, pool = emulator.state, managed.bridge.pool
+    site.challenge_active = True
+    try:
+        for worker in list(pool.workers.values()):
+            managed.bridge.relay.command(worker, "refresh")
+        await wait_for(lambda: bool(pool.needing_human), 10, what="the tab showing the check")
+        async with httpx.AsyncClient(base_url=managed.url) as http:
+            body = (await http.get("/health/ready")).json()
+        [need] = body["needs_human"]
+        assert "runs headless" in need["action"] and "without --headless" in need["action"]
+    finally:
+        site.challenge_active = False
+        for worker in list(pool.workers.values()):
+            managed.bridge.relay.command(worker, "refresh")
+    await wait_for(lambda: pool.ready_count >= 1 and not pool.needing_human, 10,
+                   what="the tab ready again")
+
+
 async def test_killed_browser_is_back_and_serving(managed: Managed) -> None:
     await managed.ready()
     supervisor = managed.bridge.browser
