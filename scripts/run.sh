@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the bridge from this folder, installing it into ./.venv first when needed.
 #   bash scripts/run.sh                 serve (flags such as --port 5103 go to `serve`)
+#   bash scripts/run.sh --browser       serve with a Chromium of its own (add --headless later)
 #   bash scripts/run.sh check           any other command: check, capture-ids, update-models
 # Config files are created on the first serve, in this folder or $LMARENA_BRIDGE_HOME.
 set -euo pipefail
