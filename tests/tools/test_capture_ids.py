@@ -44,7 +44,8 @@ async def rich_bridge(make_bridge: Any, **files: Any) -> tuple[RunningServer, Pa
     srv = await make_bridge(**files)
     config_dir: Path = state(srv).config_dir
     (config_dir / "config.jsonc").write_text(RICH_CONFIG, encoding="utf-8")
-    await wait_for(lambda: state(srv).settings.heartbeat_interval_seconds == 15
+    # (heartbeat_interval_seconds is 15 by default too: wait for a key that changes.)
+    await wait_for(lambda: state(srv).settings.site_strategy == "retry"
                    and not state(srv).config_store.problems)
     return srv, config_dir
 
@@ -315,3 +316,33 @@ async def test_internal_routes_accept_the_bridges_own_pages(bridge, workers) -> 
         rebound = await http.post(bridge.url + "/internal/start_id_capture",
                                   headers={"Origin": f"http://{host}", "Host": host})
         assert rebound.status_code == 403
+
+
+async def test_under_create_it_says_ids_are_not_needed(make_bridge, workers) -> None:
+    srv = await make_bridge()  # the default create strategy
+    config_dir: Path = state(srv).config_dir
+    w = await workers(srv.ws_url)
+    before = (config_dir / "config.jsonc").read_text(encoding="utf-8")
+    # On a terminal it asks first; the default answer captures nothing.
+    run = await run_tool(tool(srv, config_dir, "--mode", "direct_chat"), interactive=True,
+                         stdin="\n")
+    assert await run.finished() == 0
+    assert '"site_strategy": "create", which needs no ids' in run.errors
+    assert "Nothing captured." in run.output
+    assert "activate_id_capture" not in w.commands
+    assert (config_dir / "config.jsonc").read_text(encoding="utf-8") == before
+    # A script still gets its capture, with the same note.
+    run = ToolRun(tool(srv, config_dir, "--mode", "direct_chat")).start()
+    await click_retry(w)
+    assert await run.finished() == 0, run.errors
+    assert "needs no ids" in run.errors
+    await wait_for(lambda: state(srv).settings.session_id == NEW_SID)
+
+
+async def test_under_retry_nothing_is_said_about_the_strategy(make_bridge, workers) -> None:
+    srv, config_dir = await rich_bridge(make_bridge)
+    w = await workers(srv.ws_url, handler=sided_echo)
+    run = ToolRun(tool(srv, config_dir, "--mode", "direct_chat")).start()
+    await click_retry(w)
+    assert await run.finished() == 0, run.errors
+    assert "needs no ids" not in run.errors

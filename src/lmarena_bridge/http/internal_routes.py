@@ -128,6 +128,7 @@ async def list_workers(request: Request) -> Response:
         "config_dir": str(bridge.config_dir.resolve()),
         "id_updater_last_mode": settings.id_updater_last_mode,
         "id_updater_battle_target": settings.id_updater_battle_target,
+        "site_strategy": settings.site_strategy,  # capture-ids: ids serve "retry" only
     }
     return _json(request, {"workers": workers, "bridge": about})
 

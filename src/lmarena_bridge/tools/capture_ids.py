@@ -25,14 +25,21 @@ from lmarena_bridge.tools.client import (
 from lmarena_bridge.tools.console import Console, Countdown, choose_worker, run_tool
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
+NOT_NEEDED = (
+    'This bridge uses "site_strategy": "{strategy}", which needs no ids: every request '
+    'starts a new site conversation. Captured ids are used only with "site_strategy": '
+    '"retry" (legacy).'
+)
 POLL_SECONDS = 1.0  # also the countdown's refresh rate
 
 
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser(
         "capture-ids",
-        help="capture the session/message ids from a Retry click in your site tab",
-        description="Arm id capture in a tab connected to the running bridge, then click "
+        help="legacy retry strategy only: capture the session/message ids from a Retry "
+        "click in your site tab",
+        description="Only for \"site_strategy\": \"retry\" (the default, \"create\", "
+        "needs no ids). Arm id capture in a tab connected to the running bridge, then click "
         "Retry on an assistant answer there. The bridge saves the ids into config.jsonc (or, "
         "with --model, model_endpoint_map.json) in its own config folder and uses them "
         "without a restart.",
@@ -72,6 +79,14 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, str]:
         console.note(note)
     workers, bridge = about_bridge(client)
     console.note(f"Bridge: {client.base_url} (config in {bridge.get('config_dir', '?')})")
+    strategy = bridge.get("site_strategy")  # None: an older bridge that does not say
+    if strategy is not None and strategy != "retry":
+        console.note(NOT_NEEDED.format(strategy=strategy))
+        if console.interactive and not console.confirm(
+            'Capture ids anyway, for a later switch to "retry"?'
+        ):
+            console.say("Nothing captured.")
+            return {}
     worker = choose_worker(workers, console, args.worker)
     mode, target = choose_mode(args, bridge, console)
     where = {"mode": mode, "target": target if mode == "battle" else None,
