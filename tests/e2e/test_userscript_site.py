@@ -245,7 +245,7 @@ async def test_cloudflare_challenge_gives_503_refreshes_once_and_recovers(
 )
 async def test_site_errors_become_openai_errors(
     case: str, status: int, code: str, monkeypatch: pytest.MonkeyPatch,
-    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI,
+    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI, bridge: Bridge,
 ) -> None:
     await tabs.ensure(1)
     prompt = "hello"
@@ -286,12 +286,20 @@ async def test_site_errors_become_openai_errors(
         await client.chat.completions.create(model="echo-model", messages=user(prompt))
     assert caught.value.status_code == status
     assert caught.value.code == code
-    if case == "rate_limit":
-        assert caught.value.response.headers.get("retry-after") == "17"
     if case == "schema_changed":
         assert "arenaVersion" in caught.value.message
     assert site.create_requests[-1].status == site_status
     monkeypatch.undo()
+    if case == "rate_limit":
+        assert caught.value.response.headers.get("retry-after") == "17"
+        # The account rests for the site's retry-after: the next request is refused at once
+        # without reaching the site; then the account is declared fine again.
+        sent = len(site.create_requests)
+        with pytest.raises(openai.RateLimitError) as resting:
+            await client.chat.completions.create(model="echo-model", messages=user("ok"))
+        assert int(resting.value.response.headers["retry-after"]) in (16, 17)
+        assert len(site.create_requests) == sent
+        bridge.app.state.bridge.pool.clear_accounts()
     # A failed request leaves the tab usable.
     assert (await client.chat.completions.create(
         model="echo-model", messages=user("ok"))).choices[0].message.content == "Echo: ok"
