@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
-from lmarena_bridge.errors import BridgeError, InvalidRequest, ModelNotFound
-from lmarena_bridge.http.auth import check_api_key
-from lmarena_bridge.http.responses import JSONBytes, anthropic_error_response
+from lmarena_bridge.errors import InvalidRequest, ModelNotFound
+from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import bridge_of
 from lmarena_bridge.protocol.openai import ModelCard
 
@@ -55,25 +54,14 @@ def page(cards: list[ModelCard], query: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _authorised(request: Request) -> Bridge:
-    bridge = bridge_of(request)
-    check_api_key(bridge.settings.api_key, request.headers)
-    return bridge
-
-
 def list_models(request: Request, cards: Cards) -> Response:
-    try:
-        bridge = _authorised(request)
-        return JSONBytes(page(cards(bridge), dict(request.query_params)))
-    except BridgeError as exc:
-        return anthropic_error_response(exc)
+    """The model list in Anthropic's page shape (its errors, too, are Anthropic's:
+    http/responses.py renders by the ``anthropic-version`` header)."""
+    return JSONBytes(page(cards(bridge_of(request)), dict(request.query_params)))
 
 
 def get_model(request: Request, cards: Cards, model_id: str) -> Response:
-    try:
-        for card in cards(_authorised(request)):
-            if card.id == model_id:
-                return JSONBytes(model_object(card))
-        raise ModelNotFound(f"model: {model_id}", param="model")
-    except BridgeError as exc:
-        return anthropic_error_response(exc)
+    for card in cards(bridge_of(request)):
+        if card.id == model_id:
+            return JSONBytes(model_object(card))
+    raise ModelNotFound(f"model: {model_id}", param="model")

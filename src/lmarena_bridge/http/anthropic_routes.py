@@ -16,10 +16,9 @@ from lmarena_bridge.apis.anthropic.wire import BLOCK_TAGS, CountTokensRequest, M
 from lmarena_bridge.http.auth import require_api_key
 from lmarena_bridge.http.bodies import read_json, validate
 from lmarena_bridge.http.limits import check_chat_limits
-from lmarena_bridge.http.openai_routes import ignored_header
 from lmarena_bridge.http.responses import JSONBytes, anthropic_error_response
 from lmarena_bridge.http.routing import Routes, bridge_of
-from lmarena_bridge.http.serving import serve_call
+from lmarena_bridge.http.serving import ignored_header, serve_call
 from lmarena_bridge.relay.answer_encoder import ClientCall
 from lmarena_bridge.relay.completions import estimate_tokens
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lmarena_bridge.bridge import Bridge
+from lmarena_bridge.browser.notice import HeadlessNotice
 from lmarena_bridge.browser.supervisor import BrowserOptions, BrowserSupervisor
 from lmarena_bridge.config.defaults import FILE_NAMES, ensure_default_files
 from lmarena_bridge.config.editor import remove_stale_temp_files
@@ -104,6 +105,7 @@ def create_app(
             on_change=bridge.monitor.browser_changed,
         )
         bridge.monitor.browser_status = bridge.browser.status
+        bridge.observers.add(HeadlessNotice(bridge.browser))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

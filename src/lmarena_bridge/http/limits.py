@@ -94,19 +94,24 @@ def require_json(headers: Mapping[str, str]) -> None:
     )
 
 
+def check_message_count(data: Mapping[str, Any], settings: Settings, field: str) -> None:
+    """400 when the list of turns ``data[field]`` holds more than ``max_messages``."""
+    turns = data.get(field)
+    if isinstance(turns, list) and len(turns) > settings.max_messages:
+        raise InvalidRequest(
+            f"Invalid '{field}': array too long. Expected an array with maximum length "
+            f"{settings.max_messages}, but got an array with length {len(turns)} instead "
+            "(max_messages in config.jsonc).",
+            param=field,
+            code="array_above_max_length",
+        )
+
+
 def check_chat_limits(data: Mapping[str, Any], settings: Settings) -> None:
     """400 for a chat request with more messages than ``max_messages``, more than four
     stop sequences, or an ``n`` other than 1 (checked on the raw JSON, before validation, so
     a huge list costs little and every ``n`` gets the same message)."""
-    messages = data.get("messages")
-    if isinstance(messages, list) and len(messages) > settings.max_messages:
-        raise InvalidRequest(
-            f"Invalid 'messages': array too long. Expected an array with maximum length "
-            f"{settings.max_messages}, but got an array with length {len(messages)} instead "
-            "(max_messages in config.jsonc).",
-            param="messages",
-            code="array_above_max_length",
-        )
+    check_message_count(data, settings, "messages")
     n = data.get("n")
     if n.__class__ is int and n != 1:
         raise InvalidRequest(f"{ONLY_ONE_CHOICE} (got n={n})", param="n")

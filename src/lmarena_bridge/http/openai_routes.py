@@ -18,7 +18,7 @@ from lmarena_bridge.http.bodies import read_json, validate
 from lmarena_bridge.http.limits import check_chat_limits
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
-from lmarena_bridge.http.serving import serve_call
+from lmarena_bridge.http.serving import ignored_header, serve_call
 from lmarena_bridge.protocol.openai import ChatCompletionRequest, ModelCard, ModelList
 from lmarena_bridge.relay.answer_encoder import ClientCall
 from lmarena_bridge.relay.encoding import ChatEncoder
@@ -29,12 +29,6 @@ M = TypeVar("M", bound=BaseModel)
 MODEL_CREATED = 1735689600  # stable "created" for every model (2025-01-01)
 
 routes = Routes(guard=require_api_key)
-
-
-def authorise(request: Request) -> Bridge:
-    """The bridge, once the request's api key is checked (for tables without the guard)."""
-    require_api_key(request)
-    return bridge_of(request)
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -85,14 +79,6 @@ async def get_model(request: Request) -> Response:
 
 
 # -- chat -------------------------------------------------------------------------------------
-
-
-IGNORED_HEADER = "X-Bridge-Ignored-Params"
-
-
-def ignored_header(ignored: list[str]) -> dict[str, str]:
-    """The header naming request fields the bridge accepted but cannot honour."""
-    return {IGNORED_HEADER: ", ".join(ignored)} if ignored else {}
 
 
 @routes.post("/v1/chat/completions", "/api/v1/chat/completions", "/chat/completions")

@@ -1,6 +1,6 @@
 """The OpenAI Responses API route: ``POST /v1/responses`` (also under ``/api/v1`` and bare).
 
-Thin: parse, authorise, translate (apis/responses), serve through the one lifecycle
+Thin: parse, translate (apis/responses), serve through the one lifecycle
 (http/serving.py). Errors use OpenAI's envelope, as on the chat route.
 """
 
@@ -13,27 +13,18 @@ from starlette.responses import Response
 
 from lmarena_bridge.apis.responses.call import responses_call
 from lmarena_bridge.apis.responses.wire import ResponsesRequest
-from lmarena_bridge.errors import InvalidRequest
-from lmarena_bridge.http.openai_routes import authorise, ignored_header, read_json, validate
-from lmarena_bridge.http.routing import Routes
-from lmarena_bridge.http.serving import serve_call
+from lmarena_bridge.http.auth import require_api_key
+from lmarena_bridge.http.bodies import read_json, validate
+from lmarena_bridge.http.limits import check_message_count
+from lmarena_bridge.http.routing import Routes, bridge_of
+from lmarena_bridge.http.serving import ignored_header, serve_call
 
-routes = Routes()
+routes = Routes(guard=require_api_key)
 
 
 @routes.post("/v1/responses", "/api/v1/responses", "/responses")
 async def create_response(request: Request) -> Response:
-    bridge = authorise(request)
     data = await read_json(request)
-    items = data.get("input")
-    limit = bridge.settings.max_messages
-    if isinstance(items, list) and len(items) > limit:
-        raise InvalidRequest(
-            f"Invalid 'input': array too long. Expected an array with maximum length {limit}, "
-            f"but got an array with length {len(items)} instead (max_messages in "
-            "config.jsonc).",
-            param="input",
-            code="array_above_max_length",
-        )
+    check_message_count(data, bridge_of(request).settings, "input")
     served = responses_call(validate(ResponsesRequest, data), created_at=int(time.time()))
     return await serve_call(request, served.call, headers=ignored_header(served.ignored))

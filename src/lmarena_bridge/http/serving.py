@@ -16,6 +16,12 @@ from lmarena_bridge.relay.lifecycle import Served
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 CLIENT_CLOSED = 499
+IGNORED_HEADER = "X-Bridge-Ignored-Params"
+
+
+def ignored_header(ignored: list[str]) -> dict[str, str]:
+    """The header naming request fields the bridge accepted but cannot honour."""
+    return {IGNORED_HEADER: ", ".join(ignored)} if ignored else {}
 
 
 async def serve_call(
