@@ -67,6 +67,8 @@ async def test_list_written_and_diff_printed(make_bridge, workers) -> None:
     run = ToolRun(tool(srv)).start()
     await send_page(w)
     assert await run.finished() == 0, run.errors
+    # It says what it asks the tab for: the catalog, not "its page".
+    assert "read the site's model catalog" in run.errors and "for its page" not in run.errors
 
     assert available(srv) == SITE.models  # full objects, as the page has them
     out = run.output
@@ -231,3 +233,12 @@ async def test_apply_after_an_update_adds_every_model_still_missing(make_bridge,
     await send_page(w, nth=3)
     assert await run.finished() == 0, run.errors
     assert "Every model on the page is in models.json already" in run.output
+
+
+def test_help_says_what_the_list_is_used_for() -> None:
+    from lmarena_bridge.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    text = sub.choices["update-models"].format_help()  # type: ignore[attr-defined]
+    assert "model catalog" in text and "its page" not in text
+    assert "uploaded first" in text

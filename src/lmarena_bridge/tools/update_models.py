@@ -1,9 +1,11 @@
 """``update-models``: refresh available_models.json from a site tab and, on request, add
 models to models.json (the seed's model_updater.py, docs/site-protocol.md).
 
-The running bridge reads the page from its tab, rewrites available_models.json in its own
-config dir and adds the models asked for to its models.json (``/internal/add_models``);
-the tool shows what changed and where the bridge saved.
+The running bridge has its tab read the site's model catalog (a tab with an older script
+sends its page instead), rewrites available_models.json in its own config dir and adds the
+models asked for to its models.json (``/internal/add_models``); the tool shows what changed
+and where the bridge saved. available_models.json then drives the models' capabilities in
+/v1/models and which images are uploaded first (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def register(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser(
         "update-models",
-        help="read the model list from your site tab into available_models.json",
-        description="Ask a tab connected to the running bridge for its page; the bridge "
-        "writes every model found to available_models.json in its config folder, and the "
-        "tool shows what changed. --apply has the bridge add models to its models.json "
+        help="read the site's model catalog through your site tab into available_models.json",
+        description="Have a tab connected to the running bridge read the site's model "
+        "catalog (every arena); the bridge writes every model found to "
+        "available_models.json in its config folder (it tells /v1/models what each model "
+        "can do and which need images uploaded first), and the tool shows what changed. "
+        "--apply has the bridge add models to its models.json with their site ids "
         "(comments and your other entries are kept).",
     )
     common(p)
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace, console: Console) -> list[dict[str, Any]]:
     body: dict[str, Any] = {"save": True}
     if args.worker:
         body["worker_id"] = args.worker
-    console.note("Asking the browser tab for its page…")
+    console.note("Asking the browser tab to read the site's model catalog…")
     # The tab reads the site's model catalog (or, an older script, its page).
     result = client.post("/internal/models", body, timeout=PAGE_TIMEOUT_SECONDS)
     models: list[dict[str, Any]] = result.get("models") or []
