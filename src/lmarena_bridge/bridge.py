@@ -44,7 +44,7 @@ class Bridge:
             pacing=self._pacing,
         )
         self.relay = Relay(self.pool, self.observers)
-        self.relay.captured_ids = lambda: self.strategy.name == "retry"
+        self.relay.captured_ids = lambda: self.strategy.uses_captured_ids
         self.metrics = BridgeMetrics(self.pool, self.config)
         self.monitor = MonitorHub(self.pool, config_store, started_at=self.started_at)
         self.observers.add(self.metrics)

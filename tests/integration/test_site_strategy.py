@@ -41,6 +41,7 @@ class FakeRequest:
 class FakeStrategy:
     name = "create"  # what config.jsonc says: a reload keeps this strategy
     warning: str | None = None
+    uses_captured_ids = False
     empty_answer_advice = "Ask the fake."
 
     def __init__(self) -> None:

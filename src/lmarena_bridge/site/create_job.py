@@ -36,6 +36,7 @@ class CreateStrategy:
 
     name = "create"
     warning: str | None = None
+    uses_captured_ids = False
     empty_answer_advice = (
         "This is a known site failure; try again in a moment or pick another model."
     )

@@ -32,6 +32,11 @@ class SiteStrategy(Protocol):
         ...
 
     @property
+    def uses_captured_ids(self) -> bool:
+        """Its jobs send ids the user captured, so site errors about them advise new ones."""
+        ...
+
+    @property
     def empty_answer_advice(self) -> str:
         """What the user can do when the site's answer is empty."""
         ...

@@ -28,6 +28,7 @@ class LegacyRetryStrategy:
 
     name = "retry"
     warning = f'site_strategy is "retry" (legacy). {RETRY_WARNING}'
+    uses_captured_ids = True
     empty_answer_advice = "The captured session may be broken; try again or capture new ids."
 
     def __init__(self, pool_strategy: str = "round_robin", *, pick: Picker | None = None):
