@@ -265,3 +265,23 @@ async def test_tab_on_lmarena_reports_wrong_origin_and_gets_no_job(
     finally:
         await other.close()
     await tabs.wait_ready()
+
+
+async def test_an_empty_answer_is_tried_once_more_then_a_502(
+    site: EmulatorState, tabs: Tabs, client: openai.AsyncOpenAI
+) -> None:
+    # The site's known failure: HTTP 200, a stream with no text. One more evaluation is sent
+    # (fresh ids); two empty answers in a row end in 502 empty_response, whose advice fits
+    # the create strategy (no ids to capture).
+    await tabs.ensure(1)
+    site.empty_answers(1)
+    done = await client.chat.completions.create(model="echo-model", messages=user("again"))
+    assert done.choices[0].message.content == "Echo: again"
+    first, second = site.create_requests[-2:]
+    assert first.body["id"] != second.body["id"]
+    site.empty_answers(2)
+    with pytest.raises(openai.InternalServerError) as err:
+        await client.chat.completions.create(model="echo-model", messages=user("never"))
+    assert err.value.status_code == 502 and err.value.code == "empty_response"
+    assert "capture" not in err.value.message and "known site failure" in err.value.message
+    assert site.limits.empty == 0

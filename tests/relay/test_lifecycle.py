@@ -92,6 +92,58 @@ async def test_every_ending_is_recorded_once(make_bridge, workers, ending: str,
     assert rec.request_id.startswith("req-") and len(rec.request_id) > 12
 
 
+BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "chat": ("/v1/chat/completions", {"model": "echo-model", "messages": MSGS}),
+    "messages": ("/v1/messages", {"model": "echo-model", "max_tokens": 50, "messages": MSGS}),
+    "responses": ("/v1/responses", {"model": "echo-model", "input": "hi"}),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+@pytest.mark.parametrize("endpoint", sorted(BODIES))
+async def test_every_endpoint_records_the_same_outcome(make_bridge, workers, endpoint: str,
+                                                       ending: str, stream: bool) -> None:
+    handler, outcome, status = ENDINGS[ending]
+    bridge = await make_bridge({"first_byte_timeout_seconds": 1,
+                                "stream_response_timeout_seconds": 1})
+    seen = Finished()
+    bridge.app.state.bridge.observers.add(seen)
+    await workers(bridge.ws_url, handler=handler)
+    await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
+    path, body = BODIES[endpoint]
+    async with httpx.AsyncClient(timeout=20) as http:
+        resp = await http.post(bridge.url + path, json={**body, "stream": stream})
+    await wait_for(lambda: len(seen.records) == 1)
+    (rec,) = seen.records
+    assert (rec.endpoint, rec.outcome, rec.status) == (endpoint, outcome, status)
+    if outcome == "success" or stream and ending in ("tab_loss",):
+        assert resp.status_code == 200, resp.text
+
+
+async def _image(w: ScriptedWorker, rid: str, payload: dict[str, Any]) -> None:
+    items = [{"type": "image", "image": "https://img.test/a.png", "mimeType": "image/png"}]
+    await w.data(rid, site_line("2", items) + finish_line())
+    await w.done(rid)
+
+
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+async def test_images_record_the_same_outcome(make_bridge, workers, ending: str) -> None:
+    handler, outcome, status = ENDINGS[ending]
+    bridge = await make_bridge({"first_byte_timeout_seconds": 1,
+                                "stream_response_timeout_seconds": 1})
+    seen = Finished()
+    bridge.app.state.bridge.observers.add(seen)
+    await workers(bridge.ws_url, handler=_image if ending == "success" else handler)
+    await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
+    async with httpx.AsyncClient(timeout=20) as http:
+        await http.post(bridge.url + "/v1/images/generations",
+                        json={"model": "image-model", "prompt": "a cat"})
+    await wait_for(lambda: len(seen.records) == 1)
+    (rec,) = seen.records
+    assert (rec.endpoint, rec.outcome, rec.status) == ("images", outcome, status)
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_client_hang_up_is_cancelled(make_bridge, workers, stream: bool) -> None:
     bridge = await make_bridge()

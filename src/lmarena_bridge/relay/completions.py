@@ -197,8 +197,8 @@ class AnswerBuilder:
             and self.finish_reason not in ("content_filter", "length")
         ):
             raise BridgeError(
-                "The site returned an empty answer. The captured session may be broken; "
-                "try again or capture new ids.",
+                # The lifecycle tries once more, then words the advice for the strategy.
+                "The site returned an empty answer.",
                 status=502,
                 code="empty_response",
             )
