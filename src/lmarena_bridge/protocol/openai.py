@@ -98,9 +98,9 @@ class ChatCompletionRequest(_Inbound):
     messages: list[ChatMessage]
     stream: bool = False
     stream_options: StreamOptions | None = None
-    # The site gives one answer per request; http/limits.py refuses any other n with
-    # ONLY_ONE_CHOICE before validation, so these bounds only guard other callers.
-    n: int | None = Field(default=None, ge=1, le=1)
+    # The site gives one answer per request: http/limits.py refuses any other n with
+    # ONLY_ONE_CHOICE before validation (no upper bound here, whose message would differ).
+    n: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
