@@ -216,7 +216,7 @@ async def test_monitor_page_shows_the_browser(managed: Managed, browser: Any) ->
 
 
 async def test_headless_tab_needing_a_person_says_to_run_with_a_window(
-    managed: Managed, emulator: Emulator
+    managed: Managed, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     await managed.ready()
     site, pool = emulator.state, managed.bridge.pool
@@ -229,6 +229,8 @@ async def test_headless_tab_needing_a_person_says_to_run_with_a_window(
             body = (await http.get("/health/ready")).json()
         [need] = body["needs_human"]
         assert "runs headless" in need["action"] and "without --headless" in need["action"]
+        assert any("needs you" in r.message and "runs headless" in r.message
+                   for r in caplog.records), "the log says it too"
     finally:
         site.challenge_active = False
         for worker in list(pool.workers.values()):

@@ -1,0 +1,23 @@
+"""Says, in the log, that a tab needing a person cannot get one while the managed browser
+is headless (the monitor and /health/ready say it too: static/monitor.html,
+http/monitor.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from lmarena_bridge.browser.supervisor import BrowserSupervisor
+from lmarena_bridge.relay.health import need_sentence
+from lmarena_bridge.relay.observer import RelayObserver
+from lmarena_bridge.relay.pool import Worker
+
+log = logging.getLogger(__name__)
+
+
+class HeadlessNotice(RelayObserver):
+    def __init__(self, supervisor: BrowserSupervisor) -> None:
+        self.supervisor = supervisor
+
+    def tab_needs_human(self, worker: Worker, reason: str) -> None:
+        if self.supervisor.headless and self.supervisor.state == "running":
+            log.warning("%s %s", need_sentence(worker), self.supervisor.status()["headless_hint"])
