@@ -98,11 +98,18 @@ async def test_monitor_shows_tabs_requests_and_results(
         tab = rows(page, "tab-row")
         await tab.first.wait_for()
         tab_text = await tab.first.inner_text()
-        assert "https://arena.ai/c/test" in tab_text and "ready" in tab_text
+        # The site's 429 (retry-after 9) rests the tab's account: the monitor says so.
+        assert "https://arena.ai/c/test" in tab_text and "cooling down" in tab_text
+        accounts = await page.locator('[data-testid="accounts"]').inner_text()
+        assert "cooling_down: rate_limit until" in accounts
         assert await rows(page, "recent-row").count() == 2
         assert "Too Many Requests" in await rows(page, "error-item").first.inner_text()
         config = await page.locator('[data-testid="config"]').inner_text()
         assert "create" in config and "direct-battle" in config  # the default strategy
+        srv.app.state.bridge.pool.clear_accounts()  # the account is fine again
+        await page.wait_for_function(
+            """() => !document.querySelector('[data-testid="accounts"]').innerText
+                         .includes('cooling_down')""", timeout=5_000)
 
         held = "hold " + "streaming slowly " * 4
         request = asyncio.create_task(client.chat.completions.create(
