@@ -117,7 +117,7 @@ async def test_every_endpoint_records_the_same_outcome(make_bridge, workers, end
     await wait_for(lambda: len(seen.records) == 1)
     (rec,) = seen.records
     assert (rec.endpoint, rec.outcome, rec.status) == (endpoint, outcome, status)
-    if outcome == "success" or stream and ending in ("tab_loss",):
+    if outcome == "success" or (stream and ending in ("tab_loss",)):
         assert resp.status_code == 200, resp.text
 
 

@@ -26,7 +26,7 @@ class SiteRequest(Protocol):
 
     @property
     def attachments(self) -> tuple[AttachmentPayload, ...]:
-        """The images a tab may have to upload first (relay/uploads.py)."""
+        """The images a tab may have to upload first (relay/image_uploads.py)."""
         ...
 
     def attempt(self) -> BaseModel:
@@ -54,7 +54,7 @@ class SiteJob:
     # continuation this request's answer becomes.
     fallback: SiteRequest | None = None
     turn_keys: tuple[TurnKey, ...] = ()
-    # The images must first become files of the site's store (relay/uploads.py).
+    # The images must first become files of the site's store (relay/image_uploads.py).
     upload_images: bool = False
 
     @property

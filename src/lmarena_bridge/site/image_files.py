@@ -2,7 +2,7 @@
 
 Pure: the site's limits (PNG, JPEG or WebP up to 15 MB, what its page allows), reading
 the bytes of a data URI, telling the real type from the bytes, the ``upload`` job's
-payload and checking the tab's answer. Fetching URLs and running jobs is relay/uploads.py.
+payload and checking the tab's answer. Fetching URLs and running jobs is relay/image_uploads.py.
 """
 
 from __future__ import annotations

@@ -19,8 +19,7 @@ from lmarena_bridge.protocol.worker import AttachmentPayload
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.observer import RequestRecord
-from lmarena_bridge.site.job import SiteJob
-from lmarena_bridge.site.uploads import (
+from lmarena_bridge.site.image_files import (
     MAX_UPLOAD_BYTES,
     PARAM,
     checked_type,
@@ -29,6 +28,7 @@ from lmarena_bridge.site.uploads import (
     upload_payload,
     uploaded_attachment,
 )
+from lmarena_bridge.site.job import SiteJob
 
 UPLOAD = "upload"  # the worker capability
 FETCH_TIMEOUT_SECONDS = 30.0

@@ -1,5 +1,5 @@
 """Images for models that need uploaded files: limits, data URIs, the job's flag
-(site/uploads.py, site/create_job.py)."""
+(site/image_files.py, site/create_job.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lmarena_bridge.errors import BridgeError, InvalidRequest
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.protocol.worker import AttachmentPayload
 from lmarena_bridge.site.create_job import CreateStrategy
-from lmarena_bridge.site.uploads import (
+from lmarena_bridge.site.image_files import (
     MAX_UPLOAD_BYTES,
     ImageTooLarge,
     UnsupportedImage,
