@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lmarena_bridge.config.model import BridgeConfig, ModelTarget
 from lmarena_bridge.metrics import BridgeMetrics, prefix_label
-from lmarena_bridge.relay.observer import Observers, RequestRecord
+from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
+from lmarena_bridge.relay.request_record import RequestRecord
 from tests.conftest import wait_for
 from tests.support.workers import ScriptedWorker, finish_line, last_user_text, site_line, text_lines
 

@@ -18,8 +18,9 @@ import lmarena_bridge
 from lmarena_bridge.cli import startup_lines
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.monitor import SUBSCRIBER_QUEUE, MonitorHub
-from lmarena_bridge.relay.observer import Observers, RequestRecord
+from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
+from lmarena_bridge.relay.request_record import RequestRecord
 from tests.conftest import wait_for
 from tests.support.servers import write_config
 from tests.support.workers import ScriptedWorker, finish_line, last_user_text, site_line

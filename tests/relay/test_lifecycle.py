@@ -13,7 +13,8 @@ import httpx
 import openai
 import pytest
 
-from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.observer import RelayObserver
+from lmarena_bridge.relay.request_record import RequestRecord
 from tests.conftest import wait_for
 from tests.support.workers import ScriptedWorker, finish_line, site_line
 

@@ -15,8 +15,8 @@ from typing import Any
 from lmarena_bridge.errors import BridgeError, Timeout, WorkerDisconnected
 from lmarena_bridge.protocol.worker import ResultFrame
 from lmarena_bridge.relay.jobs import DONE, LOST, Relay
-from lmarena_bridge.relay.observer import RequestRecord
 from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.request_record import RequestRecord
 
 
 class NoResult(BridgeError):

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 from lmarena_bridge.errors import BridgeError, SiteError
 from lmarena_bridge.relay.health import action_for, tab_name
-from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.request_record import RequestRecord
 
 # A job moves at most this often (the tabs it leaves are drained, so this only bounds a
 # run of tabs that all meet checks).

@@ -18,7 +18,7 @@ from lmarena_bridge.errors import InvalidRequest
 from lmarena_bridge.protocol.worker import AttachmentPayload
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.jobs import Relay
-from lmarena_bridge.relay.observer import RequestRecord
+from lmarena_bridge.relay.request_record import RequestRecord
 from lmarena_bridge.site.image_files import (
     MAX_UPLOAD_BYTES,
     PARAM,

@@ -32,8 +32,9 @@ from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.job_run import JobRun
 from lmarena_bridge.relay.jobs import KEEPALIVE, Relay
-from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.records import RequestScope
+from lmarena_bridge.relay.request_record import RequestRecord
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.stream import SiteStreamParser
 

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from lmarena_bridge.relay.observer import RequestRecord
+from lmarena_bridge.relay.request_record import RequestRecord
 
 if TYPE_CHECKING:
     from lmarena_bridge.relay.worker import Worker

@@ -22,7 +22,7 @@ from lmarena_bridge.relay.human import (
     name_tab,
 )
 from lmarena_bridge.relay.job import DONE, KEEPALIVE, LOST, Job
-from lmarena_bridge.relay.observer import RequestRecord
+from lmarena_bridge.relay.request_record import RequestRecord
 
 if TYPE_CHECKING:
     from lmarena_bridge.relay.jobs import Relay

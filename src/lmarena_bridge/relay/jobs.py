@@ -36,8 +36,9 @@ from lmarena_bridge.protocol.worker import (
 )
 from lmarena_bridge.relay.human import HUMAN_SOLVED, HumanCheck
 from lmarena_bridge.relay.job import DONE, KEEPALIVE, LOST, Job
-from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.relay.request_record import RequestRecord
 from lmarena_bridge.site.errors import classify_failure, clock_skew_error
 from lmarena_bridge.site.evaluation import on_site_clock
 from lmarena_bridge.site.legacy.seed_errors import classify_seed_error
@@ -276,9 +277,11 @@ class Relay:
 
     def on_worker_gone(self, worker: Worker) -> None:
         self.pool.remove(worker)
-        for job in list(worker.jobs.values()):
-            self._forget(job)
-            job.push(LOST)
+        for request_id in list(worker.jobs):
+            job = self.jobs.get(request_id)
+            if job is not None:
+                self._forget(job)
+                job.push(LOST)
 
 
 def job_modality(payload: dict[str, Any]) -> str | None:

@@ -9,7 +9,8 @@ import uuid
 from collections import Counter
 
 from lmarena_bridge.errors import BridgeError, SiteError
-from lmarena_bridge.relay.observer import RelayObserver, RequestRecord
+from lmarena_bridge.relay.observer import RelayObserver
+from lmarena_bridge.relay.request_record import RequestRecord
 
 log = logging.getLogger("lmarena_bridge.requests")
 

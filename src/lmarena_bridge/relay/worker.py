@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from lmarena_bridge.protocol.worker import Capability, HumanReason, TabHealth, TabState
 from lmarena_bridge.relay.accounts import Account, Cooldown
 from lmarena_bridge.relay.health import action_for, health_of
 
-if TYPE_CHECKING:
-    from lmarena_bridge.relay.job import Job
+
+class TabJob(Protocol):
+    """What a tab needs of the jobs it runs (relay/job.py ``Job``): to end them when it
+    goes away. A protocol, so that a job may name its tab without a knot in the imports."""
+
+    request_id: str
+
+    def push(self, item: Any) -> None: ...
 
 
 class WorkerConnection(Protocol):
@@ -43,7 +49,7 @@ class Worker:
     connected_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.monotonic)
     # request id -> its relay/job.py Job
-    jobs: dict[str, Job] = field(default_factory=dict)
+    jobs: dict[str, TabJob] = field(default_factory=dict)
     reserved: int = 0  # slots handed out by acquire() but not yet released
     refresh_sent: bool = False
     closed: bool = False
