@@ -17,6 +17,20 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$(sha256sum pyproject.toml)" ]; t
   sha256sum pyproject.toml >"$STAMP"
 fi
 
+# --browser needs a Chromium: on Debian/Ubuntu install it once when none is found (a
+# browser_executable set in config.jsonc still wins; without apt the bridge says what to do).
+case " $* " in
+  *" --browser "*)
+    if ! command -v chromium chromium-browser google-chrome google-chrome-stable chrome \
+        >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+      SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+      echo "Installing Debian's chromium for --browser (once)..." >&2
+      $SUDO apt-get update -q >&2 && \
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 \
+        || echo "Could not install chromium; the bridge starts without its browser." >&2
+    fi ;;
+esac
+
 # Hints the program prints name the command as the user typed it.
 export LMARENA_BRIDGE_PROG="bash $0"
 exec .venv/bin/lmarena-bridge "$@"
