@@ -122,7 +122,7 @@ def test_readme_shows_only_commands_that_work_after_run_sh() -> None:
         assert f"bash scripts/run.sh {command}" in readme
     setup = readme.split("## Set-up", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"```bash\n(.*?)\n```", setup, re.S) == [
-        "bash scripts/run.sh", "bash scripts/test.sh"]
+        "bash scripts/run.sh --browser", "bash scripts/test.sh"]
 
 
 def serve_on(port: int, *args: str, home: Path) -> subprocess.Popen[str]:
