@@ -173,3 +173,18 @@ async def test_client_hang_up_aborts_the_generation(bridge, workers) -> None:
     await wait_for(lambda: len(w.aborts) == 1)
     pool = bridge.app.state.bridge.pool
     await wait_for(lambda: all(x.load == 0 for x in pool.workers.values()))
+
+
+@pytest.mark.parametrize(("strategy", "advice"), [
+    ("create", "update-models --apply"), ("retry", '"nano-banana": "null:image"')])
+async def test_no_image_model_says_how_to_get_one(make_bridge, strategy: str,
+                                                  advice: str) -> None:
+    # Fresh files hold no image model: the advice fits the strategy in use.
+    bridge = await make_bridge({"site_strategy": strategy},
+                               models={"echo-model": "e2d9d353-6dbe-4414-bf87-bd289d523726"})
+    resp = await post(bridge, {"prompt": "a cat"})
+    assert resp.status_code == 400
+    err = resp.json()["error"]
+    assert err["code"] == "bridge_not_configured" and advice in err["message"]
+    other = '"null:image"' if strategy == "create" else "update-models"
+    assert other not in err["message"]

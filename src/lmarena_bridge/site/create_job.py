@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from lmarena_bridge.config.model import BridgeConfig, ModelTarget
 from lmarena_bridge.errors import InvalidRequest, NotConfigured
+from lmarena_bridge.invocation import command
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
 from lmarena_bridge.protocol.worker import MessageTemplate
 from lmarena_bridge.site.catalog import find_entry, requires_upload
@@ -31,6 +32,13 @@ _MODALITY_BY_KIND: dict[str, Modality] = {
 }
 
 
+# With no image model configured: where the ids come from (the site's catalog, via a tab).
+NO_IMAGE_MODEL = (
+    f"With a site tab connected, {command('update-models --apply')} adds the site's image "
+    "models (then name one, or let dall-e-* names pick the first)."
+)
+
+
 class CreateStrategy:
     """Models of models.json by their site id, and the anonymous battle pseudo-model."""
 
@@ -52,7 +60,7 @@ class CreateStrategy:
 
     def image_job(self, prompt: str, model: str | None, config: BridgeConfig) -> SiteJob:
         check_prompt(prompt)
-        target = image_target(model, config)
+        target = image_target(model, config, none_advice=NO_IMAGE_MODEL)
         template = MessageTemplate(role="user", content=prompt)
         return create_job(target.name, target, [("user", template)], config)
 
@@ -99,7 +107,8 @@ def create_job(
     if target is None or target.model_id is None:
         raise NotConfigured(
             f"The model '{model}' has no site model id in models.json (a value such as "
-            '"<uuid>" or "<uuid>:image"); a new site conversation must name its model.',
+            '"<uuid>" or "<uuid>:image"); a new site conversation must name its model. '
+            f"{command('update-models --apply')} adds every model the site offers with its id.",
             param="model",
         )
     modality = _modality(target, config)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from lmarena_bridge.config.model import BridgeConfig, ModelTarget
 from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
-from lmarena_bridge.protocol.openai import ChatCompletionRequest
+from lmarena_bridge.protocol.openai import ONLY_ONE_CHOICE, ChatCompletionRequest
 from lmarena_bridge.protocol.worker import MessageTemplate
 from lmarena_bridge.site.job import Turn
 from lmarena_bridge.site.tool_prompt import check_tool_request, tool_call_names, tool_instructions
@@ -44,7 +44,7 @@ def chat_turns(
     if not req.messages:
         raise InvalidRequest("'messages' must contain at least one message.", param="messages")
     if req.n is not None and req.n > 1:
-        raise InvalidRequest("Only n=1 is supported: LMArena returns one answer.", param="n")
+        raise InvalidRequest(ONLY_ONE_CHOICE, param="n")
     check_tool_request(req, config.settings.tool_calling)
 
     names = tool_call_names(req.messages)
@@ -61,7 +61,9 @@ def check_prompt(prompt: str) -> None:
         raise InvalidRequest("'prompt' must not be empty.", param="prompt")
 
 
-def image_target(model: str | None, config: BridgeConfig) -> ModelTarget:
+def image_target(
+    model: str | None, config: BridgeConfig, *, none_advice: str
+) -> ModelTarget:
     """The models.json image model ``/v1/images/generations`` asks for.
 
     None or an OpenAI ``dall-e-*`` name means the first image model there. Raises
@@ -82,8 +84,7 @@ def image_target(model: str | None, config: BridgeConfig) -> ModelTarget:
             if candidate.is_image:
                 return candidate
         raise NotConfigured(
-            "models.json has no image model; add one such as "
-            '"nano-banana": "null:image" to use /v1/images/generations.',
+            f"models.json has no image model for /v1/images/generations. {none_advice}",
             param="model",
         )
     raise ModelNotFound(

@@ -19,6 +19,10 @@ from lmarena_bridge.site.request import (
 )
 from lmarena_bridge.site.turns import short_id
 
+NO_IMAGE_MODEL = (
+    'Add one such as "nano-banana": "null:image" (the image model of the captured session).'
+)
+
 
 class LegacyRetryStrategy:
     """Regenerates a captured message: models.json names or model_endpoint_map.json pools.
@@ -59,7 +63,7 @@ class LegacyRetryStrategy:
         if model is not None and model not in config.models and model in config.endpoint_map:
             # Mapped but not typed: trust the caller's choice of endpoint.
             return seed_job(model, None, True, [template], config, self._pick)
-        target = image_target(model, config)
+        target = image_target(model, config, none_advice=NO_IMAGE_MODEL)
         return seed_job(target.name, target, True, [template], config, self._pick)
 
     def extra_models(self, config: BridgeConfig) -> dict[str, str | None]:
