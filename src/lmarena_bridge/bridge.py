@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.metrics import BridgeMetrics
-from lmarena_bridge.monitor import MonitorHub
+from lmarena_bridge.monitor_hub import MonitorHub
 from lmarena_bridge.relay.accounts import Pacing
 from lmarena_bridge.relay.answer_encoder import ClientCall
 from lmarena_bridge.relay.conversations import ConversationMemory
+from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.images import ImageService
-from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.lifecycle import AnswerService
 from lmarena_bridge.relay.model_catalog import ModelCatalog
 from lmarena_bridge.relay.observer import Observers
-from lmarena_bridge.relay.pool import WorkerPool
+from lmarena_bridge.relay.pool import WorkerPool, open_site_hint
 from lmarena_bridge.relay.tab_requests import TabRequests
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.strategy import SiteStrategy, strategy_for
@@ -42,8 +42,9 @@ class Bridge:
             queue_timeout=lambda: self.settings.queue_timeout_seconds,
             no_worker_timeout=lambda: self.settings.no_worker_timeout_seconds,
             pacing=self._pacing,
+            hint=lambda: open_site_hint(self.public_url),
         )
-        self.relay = Relay(self.pool, self.observers)
+        self.relay = Dispatcher(self.pool, self.observers)
         self.relay.captured_ids = lambda: self.strategy.uses_captured_ids
         self.metrics = BridgeMetrics(self.pool, self.config)
         self.monitor = MonitorHub(self.pool, config_store, started_at=self.started_at)
@@ -91,6 +92,13 @@ class Bridge:
     def _pacing(self) -> Pacing:
         s = self.settings
         return Pacing(s.pace_min_interval_seconds, s.pace_max_per_minute, s.pace_max_per_day)
+
+    @property
+    def public_url(self) -> str:
+        """This bridge's address as a browser on this machine reaches it."""
+        s = self.settings
+        host = "127.0.0.1" if s.host in ("0.0.0.0", "::", "") else s.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{s.port}"
 
     @property
     def config_dir(self) -> Path:

@@ -119,8 +119,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lmarena_bridge.config.defaults import ensure_default_files
-    from lmarena_bridge.config.errors import ConfigFileError, startup_refusal
     from lmarena_bridge.config.loader import load_config
+    from lmarena_bridge.config.problems import ConfigFileError, startup_refusal
     from lmarena_bridge.http.app import create_app, uvicorn_options
 
     setup_logging(args.log_level)

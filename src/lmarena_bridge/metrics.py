@@ -27,8 +27,9 @@ from lmarena_bridge.config.model import BridgeConfig
 from lmarena_bridge.relay.accounts import Cooldown
 from lmarena_bridge.relay.health import COOLDOWN_REASONS, HUMAN_REASONS
 from lmarena_bridge.relay.observer import RelayObserver
-from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.request_record import RequestRecord
+from lmarena_bridge.relay.tab import Worker
 from lmarena_bridge.relay.tool_calls import REJECT_REASONS
 
 PREFIX = "lmarena_bridge"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from lmarena_bridge.config.errors import ConfigFileError, ConfigProblem
 from lmarena_bridge.config.jsonc import parse_jsonc
+from lmarena_bridge.config.problems import ConfigFileError, ConfigProblem
 
 SAMPLE = """\
 // leading comment

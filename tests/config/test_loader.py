@@ -11,10 +11,10 @@ from lmarena_bridge.config.defaults import (
     FILE_NAMES,
     ensure_default_files,
 )
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.loader import config_files, load_config, validate_texts
 from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget, Settings
+from lmarena_bridge.config.problems import ConfigFileError
 
 SEED_MODELS = {
     "gemini-2.5-pro": ModelTarget("gemini-2.5-pro", "e2d9d353-6dbe-4414-bf87-bd289d523726"),

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from lmarena_bridge.config.defaults import DEFAULT_CONFIG_JSONC, ensure_default_files
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.model import BridgeConfig, EndpointEntry
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 
 COMMENTED = """\

@@ -330,7 +330,7 @@ async def test_internal_keeps_its_own_cors_for_the_site(bridge) -> None:
 ])
 async def test_bad_access_settings_are_named(make_bridge, settings: dict[str, Any],
                                              key: str) -> None:
-    from lmarena_bridge.config.errors import ConfigFileError
+    from lmarena_bridge.config.problems import ConfigFileError
 
     with pytest.raises(ConfigFileError) as exc:
         await make_bridge(settings)

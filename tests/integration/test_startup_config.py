@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.http.app import create_app
 from tests.support.servers import write_config
 

@@ -12,7 +12,8 @@ from lmarena_bridge.config.model import BridgeConfig
 from lmarena_bridge.errors import NoWorkerAvailable
 from lmarena_bridge.metrics import BridgeMetrics
 from lmarena_bridge.relay.observer import Observers, RelayObserver
-from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.relay.pool import WorkerPool
+from lmarena_bridge.relay.tab import Worker
 
 
 class FakeConn:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lmarena_bridge.site.errors import classify_failure
 from lmarena_bridge.site.evaluation import Evaluation, on_site_clock, uuid7_ms
+from lmarena_bridge.site.failures import classify_failure
 
 SITE_MS = 1_900_000_000_000
 

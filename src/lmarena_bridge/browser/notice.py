@@ -1,6 +1,6 @@
 """Says, in the log, that a tab needing a person cannot get one while the managed browser
 is headless (the monitor and /health/ready say it too: static/monitor.html,
-http/monitor.py)."""
+http/monitor_routes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 from lmarena_bridge.browser.supervisor import BrowserSupervisor
 from lmarena_bridge.relay.health import need_sentence
 from lmarena_bridge.relay.observer import RelayObserver
-from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.tab import Worker
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import json5
 
-from lmarena_bridge.config.errors import ConfigFileError, ConfigProblem
+from lmarena_bridge.config.problems import ConfigFileError, ConfigProblem
 
 # json5's messages look like '<string>:3 Unexpected "}" at column 5'.
 _JSON5_ERROR = re.compile(r"^<string>:(?P<line>\d+) (?P<what>.*?) at column (?P<column>\d+)$", re.S)

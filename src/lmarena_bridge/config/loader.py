@@ -22,10 +22,10 @@ from lmarena_bridge.config.defaults import (
     MODELS_JSON,
 )
 from lmarena_bridge.config.editor import read_text
-from lmarena_bridge.config.errors import ConfigFileError, ConfigProblem
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.locate import KeyLines
 from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget, Settings
+from lmarena_bridge.config.problems import ConfigFileError, ConfigProblem
 
 # Texts by file name; None means the file is missing (its default applies).
 Texts = Mapping[str, str | None]

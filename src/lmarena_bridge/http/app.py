@@ -20,7 +20,7 @@ from lmarena_bridge.browser.notice import HeadlessNotice
 from lmarena_bridge.browser.supervisor import BrowserOptions, BrowserSupervisor
 from lmarena_bridge.config.defaults import FILE_NAMES, ensure_default_files
 from lmarena_bridge.config.editor import remove_stale_temp_files
-from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.http import (
@@ -30,7 +30,7 @@ from lmarena_bridge.http import (
     image_routes,
     internal_routes,
     model_routes,
-    monitor,
+    monitor_routes,
     openai_routes,
     responses_routes,
     userscript_route,
@@ -141,7 +141,7 @@ def create_app(
             *model_routes.routes.routes,
             *internal_routes.routes.routes,
             *config_routes.routes.routes,
-            *monitor.routes.routes,
+            *monitor_routes.routes.routes,
         ],
         # Outermost first: Host and Origin (and CORS), then the body size limit.
         middleware=[

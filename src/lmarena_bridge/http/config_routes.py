@@ -22,8 +22,8 @@ from lmarena_bridge.config.edits import (
     check_pool_choice,
     save_ids,
 )
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.model import Mode, Target
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.errors import BridgeError, InvalidRequest
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.limits import require_json

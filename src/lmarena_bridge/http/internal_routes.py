@@ -22,14 +22,14 @@ from lmarena_bridge import __version__
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.config.defaults import AVAILABLE_MODELS_JSON
 from lmarena_bridge.config.edits import EditRefused, save_ids
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.model import Mode, Target
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
 from lmarena_bridge.http.auth import check_api_key
 from lmarena_bridge.http.limits import require_json
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
-from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.tab import Worker
 from lmarena_bridge.relay.tab_requests import (
     Capture,
     TabRequests,

@@ -15,8 +15,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.routing import Routes, bridge_of
 from lmarena_bridge.protocol.worker import Hello, HelloAck, Ping
-from lmarena_bridge.relay.jobs import DONE
-from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.tab import Worker
+from lmarena_bridge.relay.tab_job import DONE
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ HUMAN_REASONS: tuple[HumanReason, ...] = get_args(HumanReason)
 # A status report's state: ready, one of the older reasons by name, or needs_human + reason.
 WorkerState = Literal["ready", "challenge", "logged_out", "wrong_origin", "needs_human"]
 WORKER_STATES: tuple[WorkerState, ...] = get_args(WorkerState)
-# A tab's raw state in the pool (relay/worker.py Worker.state): ready, or why a person is needed.
+# A tab's raw state in the pool (relay/tab.py Worker.state): ready, or why a person is needed.
 TabState = Literal["ready", "recaptcha", "challenge", "logged_out", "wrong_origin"]
 TAB_STATES: tuple[TabState, ...] = get_args(TabState)
 # A tab's health as routing, /health/ready, /metrics and /monitor show it (relay/health.py).
@@ -58,7 +58,7 @@ CooldownReason = Literal["rate_limit", "quota", "flagged"]
 COOLDOWN_REASONS: tuple[CooldownReason, ...] = get_args(CooldownReason)
 
 # The response headers a tab reports with a failed site request: exactly those that
-# site/errors.py reads. Sent in hello_ack, so the userscript and the bridge share one list.
+# site/failures.py reads. Sent in hello_ack, so the userscript and the bridge share one list.
 ERROR_HEADERS: tuple[str, ...] = (
     "retry-after",
     "ratelimit",

@@ -2,8 +2,8 @@
 
 There are three ways to have a tab do something, one per kind of answer:
 
-- **A site request, streamed** (``JobRun`` in relay/job_run.py over ``Relay.dispatch`` in
-  relay/jobs.py): what every answering endpoint runs (relay/lifecycle.py). The answer comes
+- **A site request, streamed** (``JobRun`` in relay/job_run.py over ``Dispatcher.dispatch`` in
+  relay/dispatch.py): what every answering endpoint runs (relay/lifecycle.py). The answer comes
   back as body chunks; attempts fail over to another tab before the first byte, and the
   first-byte, idle and total timers, human checks and cooldowns apply.
 - **One result** (``call_tab`` in relay/calls.py): uploads, the model catalog, image

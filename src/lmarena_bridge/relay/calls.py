@@ -14,9 +14,10 @@ from typing import Any
 
 from lmarena_bridge.errors import BridgeError, Timeout, WorkerDisconnected
 from lmarena_bridge.protocol.worker import ResultFrame
-from lmarena_bridge.relay.jobs import DONE, LOST, Relay
-from lmarena_bridge.relay.pool import Worker
+from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.request_record import RequestRecord
+from lmarena_bridge.relay.tab import Worker
+from lmarena_bridge.relay.tab_job import DONE, LOST
 
 
 class NoResult(BridgeError):
@@ -40,7 +41,7 @@ def internal_record(kind: str) -> RequestRecord:
 
 
 async def call_tab(
-    relay: Relay,
+    relay: Dispatcher,
     payload: dict[str, Any],
     *,
     requires: str,

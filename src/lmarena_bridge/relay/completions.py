@@ -22,7 +22,6 @@ from lmarena_bridge.relay.tool_calls import (
     ToolSet,
     new_call_id,
 )
-from lmarena_bridge.site.errors import classify_stream_error
 from lmarena_bridge.site.events import (
     Citation,
     Event,
@@ -33,6 +32,7 @@ from lmarena_bridge.site.events import (
     StreamError,
     TextDelta,
 )
+from lmarena_bridge.site.failures import classify_stream_error
 
 FINISH_REASONS = {
     "stop": "stop",

@@ -30,7 +30,7 @@ __all__ = ["COOLDOWN_REASONS", "HEALTH_STATES", "HUMAN_REASONS", "TabView"]
 
 
 class TabView(Protocol):
-    """What these functions read of a tab (relay/worker.py's Worker)."""
+    """What these functions read of a tab (relay/tab.py's Worker)."""
 
     @property
     def id(self) -> str: ...

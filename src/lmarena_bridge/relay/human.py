@@ -7,7 +7,7 @@ Two kinds of check reach a job:
   solves it (job frames ``needs_human``, then ``human_solved`` or an error with code
   ``human_check_timeout`` / ``human_check_cancelled``);
 - the site answered with a page-level check (Cloudflare, logged out, wrong origin): the
-  job failed there and the tab is drained (relay/jobs.py ``Relay.drain``).
+  job failed there and the tab is drained (relay/dispatch.py ``Dispatcher.drain``).
 
 Either way, before any answer data the job moves to another tab that is usable and has a
 free slot right now. Otherwise a reCAPTCHA job waits for the person (``JobRun`` extends its
@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from lmarena_bridge.errors import BridgeError, SiteError
 from lmarena_bridge.relay.health import action_for, tab_name
 from lmarena_bridge.relay.observer import RelayObserver
-from lmarena_bridge.relay.pool import Worker
 from lmarena_bridge.relay.request_record import RequestRecord
+from lmarena_bridge.relay.tab import Worker
 
 # A job moves at most this often (the tabs it leaves are drained, so this only bounds a
 # run of tabs that all meet checks).
 MAX_MOVES = 2
 RETRY_AFTER_SECONDS = 10.0
 
-# Error codes (site/errors.py) of a page-level check met by a job, and the reason they mean.
+# Error codes (site/failures.py) of a page-level check met by a job, and the reason they mean.
 PAGE_CHECK_REASONS = {
     "cloudflare_challenge": "challenge",
     "logged_out": "logged_out",

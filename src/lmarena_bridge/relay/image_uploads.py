@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from lmarena_bridge.errors import InvalidRequest
 from lmarena_bridge.protocol.worker import AttachmentPayload
 from lmarena_bridge.relay.calls import call_tab
-from lmarena_bridge.relay.jobs import Relay
+from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.request_record import RequestRecord
 from lmarena_bridge.site.image_files import (
     MAX_UPLOAD_BYTES,
@@ -44,7 +44,7 @@ class Uploader:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Dispatcher,
         *,
         fetch_timeout: float = FETCH_TIMEOUT_SECONDS,
         upload_timeout: float = UPLOAD_TIMEOUT_SECONDS,

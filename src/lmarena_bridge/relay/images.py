@@ -30,11 +30,12 @@ from lmarena_bridge.protocol.openai import ImageGenerationRequest
 from lmarena_bridge.protocol.worker import FetchImagePayload, FetchImageResult
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.completions import AnswerBuilder
+from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.job_run import JobRun
-from lmarena_bridge.relay.jobs import KEEPALIVE, Relay
 from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.records import RequestScope
 from lmarena_bridge.relay.request_record import RequestRecord
+from lmarena_bridge.relay.tab_job import KEEPALIVE
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.stream import SiteStreamParser
 
@@ -60,7 +61,7 @@ class ImageService:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Dispatcher,
         config: Callable[[], BridgeConfig],
         observer: RelayObserver,
         image_job: ImageJobBuilder,

@@ -1,8 +1,8 @@
 """A request's job from dispatch to the end: failover, deadlines, human checks.
 
-``JobRun`` drives one request's ``Job`` (relay/job.py) through the ``Relay``
-(relay/jobs.py, which re-exports it): it starts attempts, reads the chunks, and decides
-what a failure means for the request.
+``JobRun`` drives one request's ``Job`` (relay/tab_job.py) through the ``Dispatcher``
+(relay/dispatch.py): it starts attempts, reads the chunks, and decides what a failure
+means for the request.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from lmarena_bridge.relay.human import (
     HumanChecks,
     name_tab,
 )
-from lmarena_bridge.relay.job import DONE, KEEPALIVE, LOST, Job
 from lmarena_bridge.relay.request_record import RequestRecord
+from lmarena_bridge.relay.tab_job import DONE, KEEPALIVE, LOST, Job
 
 if TYPE_CHECKING:
-    from lmarena_bridge.relay.jobs import Relay
+    from lmarena_bridge.relay.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class JobRun:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Dispatcher,
         payload: Callable[[], dict[str, Any]],
         rec: RequestRecord,
         *,
@@ -80,7 +80,7 @@ class JobRun:
     @classmethod
     def for_settings(
         cls,
-        relay: Relay,
+        relay: Dispatcher,
         payload: Callable[[], dict[str, Any]],
         rec: RequestRecord,
         s: Settings,

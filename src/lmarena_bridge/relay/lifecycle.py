@@ -26,12 +26,12 @@ from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.relay.answer_encoder import ClientCall
 from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.conversations import ConversationMemory
+from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.image_uploads import Uploader
-from lmarena_bridge.relay.job import KEEPALIVE
 from lmarena_bridge.relay.job_run import JobRun
-from lmarena_bridge.relay.jobs import Relay
 from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.records import RequestScope
+from lmarena_bridge.relay.tab_job import KEEPALIVE
 from lmarena_bridge.relay.tool_calls import ToolSet
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.stream import SiteStreamParser
@@ -86,7 +86,7 @@ class AnswerService:
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Dispatcher,
         config: Callable[[], BridgeConfig],
         observer: RelayObserver,
         build_job: JobBuilder,

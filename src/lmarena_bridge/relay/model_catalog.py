@@ -17,20 +17,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from lmarena_bridge.config.edits import EditRefused, add_models
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.model import BridgeConfig
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError
 from lmarena_bridge.protocol.worker import ModelsPayload, ModelsResult
 from lmarena_bridge.relay.calls import call_tab, internal_record
-from lmarena_bridge.relay.jobs import Relay
+from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.observer import RelayObserver
+from lmarena_bridge.relay.tab import Worker
 from lmarena_bridge.relay.tab_requests import (
     TabRequests,
     read_available_models,
     write_available_models,
 )
-from lmarena_bridge.relay.worker import Worker
 from lmarena_bridge.site.catalog import entries_from_tab, offered
 from lmarena_bridge.site.models import diff_models, extract_models, models_json_value
 
@@ -45,7 +45,7 @@ class ModelCatalog(RelayObserver):
 
     def __init__(
         self,
-        relay: Relay,
+        relay: Dispatcher,
         tabs: TabRequests,
         store: ConfigStore,
         config: Callable[[], BridgeConfig],

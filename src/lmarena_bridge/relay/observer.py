@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lmarena_bridge.relay.accounts import Cooldown
     from lmarena_bridge.relay.request_record import RequestRecord
-    from lmarena_bridge.relay.worker import Worker
+    from lmarena_bridge.relay.tab import Worker
 
 _log = logging.getLogger(__name__)
 

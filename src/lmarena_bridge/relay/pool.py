@@ -30,21 +30,22 @@ from lmarena_bridge.relay.accounts import (
 )
 from lmarena_bridge.relay.health import need_sentence
 from lmarena_bridge.relay.observer import RelayObserver
-from lmarena_bridge.relay.worker import Worker, WorkerConnection
+from lmarena_bridge.relay.tab import Worker, WorkerConnection
 from lmarena_bridge.site.ratelimit import parse_rate_headers
-
-__all__ = ["OPEN_SITE_HINT", "Worker", "WorkerConnection", "WorkerPool"]
 
 log = logging.getLogger(__name__)
 
 # The pool does not know the listen address, so the link is given by its path (and as it
 # is with the default host and port).
-OPEN_SITE_HINT = (
-    "Install the LMArena Bridge userscript from this bridge's /userscript.user.js (with the "
-    "default host and port: http://127.0.0.1:5102/userscript.user.js; the monitor page, "
-    "/monitor, links it too), then open https://arena.ai in that browser and keep the tab "
-    "open."
-)
+def open_site_hint(bridge_url: str = "http://127.0.0.1:5102") -> str:
+    """What to do when no tab is connected, naming this bridge's own address."""
+    return (
+        f"Run the bridge with its own browser (--browser), or install the page script in "
+        f"your browser from {bridge_url}/userscript.user.js (a userscript) or "
+        f"{bridge_url}/extension.zip (an extension; the monitor page, {bridge_url}/monitor, "
+        "links both), then open https://arena.ai in that browser, log in and keep the tab open."
+    )
+
 
 
 # A tab says hello right after connecting; until then (or for ever, protocol 1) its
@@ -76,6 +77,7 @@ class WorkerPool:
         queue_timeout: Callable[[], float],
         no_worker_timeout: Callable[[], float],
         pacing: Callable[[], Pacing] = Pacing,
+        hint: Callable[[], str] = open_site_hint,
     ) -> None:
         self.workers: dict[str, Worker] = {}
         self._observer = observer
@@ -84,6 +86,7 @@ class WorkerPool:
         self._queue_timeout = queue_timeout
         self._no_worker_timeout = no_worker_timeout
         self._pacing = pacing
+        self.hint = hint  # what to do when no tab is connected
         self.accounts = Accounts()
         self.clock = SiteClock()
         self._waiters: deque[_Waiter] = deque()  # FIFO
@@ -349,7 +352,7 @@ class WorkerPool:
         if not self.workers:
             # Short: with the SDKs' two retries a client without a tab hears in ~10 s.
             return NoWorkerAvailable(
-                f"No browser tab is connected to the bridge. {OPEN_SITE_HINT}", retry_after=2
+                f"No browser tab is connected to the bridge. {self.hint()}", retry_after=2
             )
         if not any(w.routable for w in self.workers.values()):
             states = ", ".join(sorted({w.human_reason or w.state for w in self.workers.values()}))

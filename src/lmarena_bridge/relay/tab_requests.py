@@ -24,12 +24,12 @@ from pydantic import BaseModel
 
 from lmarena_bridge.config.defaults import AVAILABLE_MODELS_JSON
 from lmarena_bridge.config.editor import read_text, write_atomic
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.jsonc import parse_jsonc
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.errors import BridgeError, NoWorkerAvailable, Timeout
 from lmarena_bridge.protocol.worker import IdsCaptured, PageSource
-from lmarena_bridge.relay.jobs import Relay
-from lmarena_bridge.relay.pool import OPEN_SITE_HINT, Worker
+from lmarena_bridge.relay.dispatch import Dispatcher
+from lmarena_bridge.relay.tab import Worker
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Capture:
 class TabRequests:
     """Arms id captures and asks tabs for their page HTML; matches the replies."""
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: Dispatcher) -> None:
         self.relay = relay
         self._captures: OrderedDict[str, Capture] = OrderedDict()
         self._page_waiters: list[tuple[Worker, asyncio.Future[str]]] = []
@@ -95,7 +95,9 @@ class TabRequests:
                 )
             return worker
         if not workers:
-            raise NoWorkerAvailable(f"No browser tab is connected to the bridge. {OPEN_SITE_HINT}")
+            raise NoWorkerAvailable(
+                f"No browser tab is connected to the bridge. {self.relay.pool.hint()}"
+            )
         ready = [w for w in workers.values() if w.routable]
         return (ready or list(workers.values()))[0]
 

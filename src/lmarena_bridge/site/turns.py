@@ -22,9 +22,6 @@ def short_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-# The capability a tab needs for create-strategy jobs (docs/worker-protocol.md).
-
-
 def message_turn(
     index: int, msg: ChatMessage, new_id: Callable[[], str], tool_names: dict[str, str]
 ) -> Turn:

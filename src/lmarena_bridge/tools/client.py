@@ -18,10 +18,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from lmarena_bridge.config.errors import ConfigFileError
 from lmarena_bridge.config.loader import load_config
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.config.paths import resolve_config_dir
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.invocation import program
 
 DEFAULT_TIMEOUT_SECONDS = 30.0

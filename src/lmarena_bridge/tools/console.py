@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from lmarena_bridge.config.errors import ConfigFileError
+from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.tools.client import ToolError
 
 

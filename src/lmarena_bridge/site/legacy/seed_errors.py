@@ -1,12 +1,12 @@
 """The error strings of a seed-era (protocol 1) tab: ``{"error": "<text>"}`` frames, read into
-what site/errors.py classifies (docs/worker-protocol.md)."""
+what site/failures.py classifies (docs/worker-protocol.md)."""
 
 from __future__ import annotations
 
 import re
 
 from lmarena_bridge.errors import SiteError
-from lmarena_bridge.site.errors import classify_failure
+from lmarena_bridge.site.failures import classify_failure
 
 _SEED_STATUS = re.compile(
     r"(?:(?:状态|status(?:\s*code)?)\s*[:：=]?\s*|\bHTTP(?:/[\d.]+)?\s+)(\d{3})\b", re.IGNORECASE

@@ -1,9 +1,8 @@
-"""One job's life on a worker: dispatch, frames from tabs, cancel, draining tabs.
-
-``Job`` (relay/job.py) is importable from here too; a request's attempts are
+"""Jobs on tabs (``Dispatcher``): dispatch, the frames tabs send back, cancel, draining
+tabs. The chunks of one job are a ``Job`` (relay/tab_job.py); a request's attempts are a
 ``JobRun`` (relay/job_run.py: timeouts, failover, human checks).
 
-The per-chunk path (``Relay.on_frame`` -> ``Job.push`` -> ``JobRun.batches``) is hot: no
+The per-chunk path (``Dispatcher.on_frame`` -> ``Job.push`` -> ``JobRun.batches``) is hot: no
 logging, no per-chunk allocation beyond the chunk itself, and chunks that queue up while
 the client is slower than the worker are handed over together.
 """
@@ -35,24 +34,22 @@ from lmarena_bridge.protocol.worker import (
     parse_control,
 )
 from lmarena_bridge.relay.human import HUMAN_SOLVED, HumanCheck
-from lmarena_bridge.relay.job import DONE, KEEPALIVE, LOST, Job
 from lmarena_bridge.relay.observer import RelayObserver
-from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.request_record import RequestRecord
-from lmarena_bridge.site.errors import classify_failure, clock_skew_error
+from lmarena_bridge.relay.tab import Worker
+from lmarena_bridge.relay.tab_job import DONE, LOST, Job
 from lmarena_bridge.site.evaluation import on_site_clock
+from lmarena_bridge.site.failures import classify_failure, clock_skew_error
 from lmarena_bridge.site.legacy.seed_errors import classify_seed_error
 from lmarena_bridge.site.ratelimit import http_date
-
-# Importers of this module find the job, its items and the run here too.
-__all__ = ["DONE", "KEEPALIVE", "LOST", "Job", "Relay"]
 
 log = logging.getLogger(__name__)
 
 ControlListener = Callable[[Worker, BaseModel], None]
 
 
-class Relay:
+class Dispatcher:
     """Routes frames between workers and jobs; owns the job table."""
 
     def __init__(self, pool: WorkerPool, observer: RelayObserver) -> None:

@@ -27,8 +27,9 @@ from lmarena_bridge.config.model import ids_are_set
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.relay.health import need_sentence
 from lmarena_bridge.relay.observer import RelayObserver
-from lmarena_bridge.relay.pool import Worker, WorkerPool
+from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.request_record import RequestRecord
+from lmarena_bridge.relay.tab import Worker
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 import lmarena_bridge
 from lmarena_bridge.cli import startup_lines
 from lmarena_bridge.config.store import ConfigStore
-from lmarena_bridge.monitor import SUBSCRIBER_QUEUE, MonitorHub
+from lmarena_bridge.monitor_hub import SUBSCRIBER_QUEUE, MonitorHub
 from lmarena_bridge.relay.observer import Observers
 from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.request_record import RequestRecord
@@ -230,7 +230,7 @@ async def test_retry_strategy_warns_at_start(make_bridge, caplog: pytest.LogCapt
 
 
 async def test_first_tab_is_logged(bridge, workers, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="lmarena_bridge.monitor"):
+    with caplog.at_level(logging.INFO, logger="lmarena_bridge.monitor_hub"):
         await workers(bridge.ws_url)
         await workers(bridge.ws_url)
     lines = [r.getMessage() for r in caplog.records if "browser tab is connected" in r.message]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lmarena_bridge.errors import SiteError
-from lmarena_bridge.site.errors import (
+from lmarena_bridge.site.failures import (
     classify_failure,
     classify_stream_error,
 )
@@ -282,7 +282,7 @@ def test_every_header_the_classifier_reads_is_reported_by_the_tab() -> None:
     import re as _re
 
     from lmarena_bridge.protocol.worker import ERROR_HEADERS, HelloAck
-    from lmarena_bridge.site import errors
+    from lmarena_bridge.site import failures as errors
 
     read = set(_re.findall(r'hdrs\.get\("([a-z-]+)"', inspect.getsource(errors)))
     assert read and read <= set(ERROR_HEADERS)

@@ -12,7 +12,7 @@ from lmarena_bridge.relay.health import action_for, health_of
 
 
 class TabJob(Protocol):
-    """What a tab needs of the jobs it runs (relay/job.py ``Job``): to end them when it
+    """What a tab needs of the jobs it runs (relay/tab_job.py ``Job``): to end them when it
     goes away. A protocol, so that a job may name its tab without a knot in the imports."""
 
     request_id: str
@@ -48,7 +48,7 @@ class Worker:
     limit: int = 6
     connected_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.monotonic)
-    # request id -> its relay/job.py Job
+    # request id -> its relay/tab_job.py Job
     jobs: dict[str, TabJob] = field(default_factory=dict)
     reserved: int = 0  # slots handed out by acquire() but not yet released
     refresh_sent: bool = False

@@ -22,7 +22,7 @@ from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.http.auth import check_api_key, token_matches
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
-from lmarena_bridge.monitor import Subscriber
+from lmarena_bridge.monitor_hub import Subscriber
 from lmarena_bridge.relay.health import cooling_view, human_view
 
 log = logging.getLogger(__name__)

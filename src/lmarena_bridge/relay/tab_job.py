@@ -1,5 +1,5 @@
 """The chunks of one request as they arrive from its worker (``Job``), and the items that
-end them. The per-chunk path (``Job.push_data``) is hot: see relay/jobs.py."""
+end them. The per-chunk path (``Job.push_data``) is hot: see relay/dispatch.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from lmarena_bridge.relay.request_record import RequestRecord
 
 if TYPE_CHECKING:
-    from lmarena_bridge.relay.worker import Worker
+    from lmarena_bridge.relay.tab import Worker
 
 DONE = "[DONE]"
 KEEPALIVE = object()  # yielded by JobRun.batches after a silence of keepalive seconds
