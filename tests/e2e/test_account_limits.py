@@ -139,6 +139,29 @@ async def test_flag_mode_cools_down_shows_and_comes_back(
     assert await ask(client, "back") == "Echo: back"
 
 
+async def test_a_refused_request_moves_to_the_other_account(
+    site: EmulatorState, bridge: Bridge, tabs: Tabs, second_account: Any,
+    client: openai.AsyncOpenAI,
+) -> None:
+    # The site flags an account the bridge had no reason to rest yet: the request it
+    # refused (before any answer) goes to the other account, and the client never sees it.
+    await two_accounts(tabs, bridge, second_account)
+    pool = bridge.app.state.bridge.pool
+    b_tab = next(w for w in pool.workers.values() if "tab=b" in w.page)
+    b_tab.limit = 0  # first, everything goes to account A
+    site.limits.flag_after(1, 30, 20)
+    assert await ask(client, "one") == "Echo: one"
+    b_tab.limit = 6
+    a, b = site.default_user.id, site.other_user.id
+    a_tab = next(w for w in pool.workers.values() if w is not b_tab)
+    a_tab.limit = 6
+    # A is picked (least busy, first) and refused with 403 + retry-after; B answers.
+    assert await ask(client, "two") == "Echo: two"
+    assert users(site) == [a, a, b]
+    assert [r.status for r in site.evaluation_requests] == [200, 403, 200]
+    site.limits.flag = None
+
+
 async def test_image_quota_out_text_still_flows(
     site: EmulatorState, bridge: Bridge, tabs: Tabs, client: openai.AsyncOpenAI,
 ) -> None:

@@ -16,7 +16,16 @@ import pytest
 
 from tests.site_emulator import MAPPED_HOSTS, EmulatorState, wait_for
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, CONNECTED, SITE, Bridge, Emulator, userscript_for
+from .conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CONNECTED,
+    SITE,
+    Bridge,
+    Emulator,
+    Tabs,
+    userscript_for,
+)
 
 PROMPTS = ("Same answer from both packagings", "Ünïcödé ✓ and \"quotes\"\nsecond line")
 
@@ -88,10 +97,11 @@ async def test_zip_holds_the_userscript_as_a_main_world_content_script(
 
 async def test_extension_tab_answers_like_a_userscript_tab(
     extension_context: Any, context: Any, bridge: Bridge, site: EmulatorState,
-    client: openai.AsyncOpenAI,
+    client: openai.AsyncOpenAI, tabs: Tabs,
 ) -> None:
     """The same requests through a tab of each packaging, one at a time, give the same
     answers (and the extension's tab connects with no userscript injected)."""
+    await tabs.ensure(0)  # tabs other tests left open would take the requests
     results = {}
     for packaging, ctx in (("extension", extension_context), ("userscript", context)):
         page = await ctx.new_page()

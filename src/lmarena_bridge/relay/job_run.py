@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.errors import BridgeError, Timeout, WorkerDisconnected
+from lmarena_bridge.relay.dispatch import job_modality
 from lmarena_bridge.relay.human import (
     HUMAN_SOLVED,
     PAGE_CHECK_REASONS,
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from lmarena_bridge.relay.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
+
+MAX_COOLED_MOVES = 3  # a request meets at most this many accounts' refusals before it ends
 
 
 class JobRun:
@@ -118,6 +121,7 @@ class JobRun:
 
     async def batches(self) -> AsyncGenerator[Any, None]:
         attempts = 1
+        cooled = 0
         job = self.job
         assert job is not None, "start() first"
         last_out = time.monotonic()
@@ -179,6 +183,17 @@ class JobRun:
                         assert job is not None
                         chunks = []
                         break
+                    if not job.received and cooled < MAX_COOLED_MOVES and self._cooling(job):
+                        # The site refused this account's limits before any answer: the pool
+                        # now routes around it (another account, a wait within the queue
+                        # timeout, or at once a 429 naming when the accounts are back).
+                        cooled += 1
+                        log.info("tab %s's account cools down (%s); sending request %s again",
+                                 job.worker.id, item.code, self.rec.request_id)
+                        self.relay.finish(job, abort=False)
+                        job = await self._again()
+                        chunks = []
+                        break
                     if not job.received and self._falls_back(item):
                         log.info("the site refused a follow-up (%s); sending it whole", item.code)
                         assert self.fallback is not None
@@ -229,6 +244,11 @@ class JobRun:
         await self.start()
         self.relay.finish(job, abort=abort)  # the tab drops the job (and its overlay)
         return True
+
+    def _cooling(self, job: Job) -> bool:
+        """The job's account cools down now for what the job asked (a refusal about limits)."""
+        now = time.time()
+        return job.worker.account.blocked_until(job_modality(self.sent), now) > now
 
     def _falls_back(self, error: BridgeError) -> bool:
         """A 4xx refusal of the request itself (not of the tab, its login or its quota)."""
