@@ -269,3 +269,23 @@ async def test_monitor_focus_action_reaches_the_tab(bridge, workers) -> None:
                 break
         assert not event["ok"]
     await wait_for(lambda: w.commands == ["focus"])
+
+
+async def test_a_headless_browser_s_errors_say_how_to_reach_a_person(
+    bridge, workers, client
+) -> None:
+    # The managed browser runs headless (http/app.py sets the hint): the errors that ask a
+    # person to act also say how to get a window.
+    hint = "The bridge's browser runs headless, so no one can do that there."
+    bridge.app.state.bridge.pool.person_hint = lambda: hint
+
+    async def challenged(w: ScriptedWorker, rid: str, payload: dict[str, Any]) -> None:
+        await w.send({"request_id": rid, "error": CHALLENGE_ERROR})
+
+    await workers(bridge.ws_url, handler=challenged)
+    with pytest.raises(openai.APIStatusError) as caught:
+        await client.chat.completions.create(model="echo-model", messages=MSGS)
+    assert caught.value.code == "cloudflare_challenge" and hint in caught.value.message
+    with pytest.raises(openai.APIStatusError) as waiting:
+        await client.chat.completions.create(model="echo-model", messages=MSGS)
+    assert waiting.value.code == "no_tab_ready" and hint in waiting.value.message

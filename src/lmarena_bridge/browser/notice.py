@@ -18,6 +18,13 @@ class HeadlessNotice(RelayObserver):
     def __init__(self, supervisor: BrowserSupervisor) -> None:
         self.supervisor = supervisor
 
+    def hint(self) -> str:
+        """What to do when a tab needs a person and the managed browser is headless (the
+        errors clients get say it too: relay/job_run.py, relay/pool.py); "" otherwise."""
+        if self.supervisor.headless and self.supervisor.state == "running":
+            return str(self.supervisor.status()["headless_hint"])
+        return ""
+
     def tab_needs_human(self, worker: Worker, reason: str) -> None:
         if self.supervisor.headless and self.supervisor.state == "running":
             log.warning("%s %s", need_sentence(worker), self.supervisor.status()["headless_hint"])

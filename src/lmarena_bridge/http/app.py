@@ -105,7 +105,9 @@ def create_app(
             on_change=bridge.monitor.browser_changed,
         )
         bridge.monitor.browser_status = bridge.browser.status
-        bridge.observers.add(HeadlessNotice(bridge.browser))
+        notice = HeadlessNotice(bridge.browser)
+        bridge.observers.add(notice)
+        bridge.pool.person_hint = notice.hint
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

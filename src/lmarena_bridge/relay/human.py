@@ -41,6 +41,8 @@ PAGE_CHECK_REASONS = {
 TAB_OUTCOMES = {"human_check_timeout": "timeout", "human_check_cancelled": "cancelled"}
 # Errors whose message gains the tab's name (what the person should look at).
 _NAMED_CODES = frozenset({*PAGE_CHECK_REASONS, *TAB_OUTCOMES, "recaptcha_failed"})
+# Errors that ask a person to act in the tab's page.
+PERSON_CODES = _NAMED_CODES
 
 
 class HumanCheck:

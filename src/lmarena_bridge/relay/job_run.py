@@ -18,6 +18,7 @@ from lmarena_bridge.relay.dispatch import job_modality
 from lmarena_bridge.relay.human import (
     HUMAN_SOLVED,
     PAGE_CHECK_REASONS,
+    PERSON_CODES,
     HumanCheck,
     HumanChecks,
     name_tab,
@@ -143,7 +144,7 @@ class JobRun:
                 silence_deadline, what = self._silence_deadline(job)
                 if now >= silence_deadline - 1e-3:
                     if self.human.waiting:
-                        raise self.human.timed_out(job.worker)
+                        raise self._for_person(self.human.timed_out(job.worker))
                     limit = self.idle_timeout if job.received else self.first_byte_timeout
                     raise Timeout(f"No data from the browser tab {what} for {limit:g} seconds.")
                 if now >= last_out + self.keepalive - 1e-3:
@@ -203,7 +204,7 @@ class JobRun:
                         chunks = []
                         break
                     self.done = True
-                    raise name_tab(item, job.worker, self.human.timeout)
+                    raise self._for_person(name_tab(item, job.worker, self.human.timeout))
                 elif item is LOST:
                     if chunks:
                         yield chunks
@@ -244,6 +245,13 @@ class JobRun:
         await self.start()
         self.relay.finish(job, abort=abort)  # the tab drops the job (and its overlay)
         return True
+
+    def _for_person(self, error: BridgeError) -> BridgeError:
+        """``error``, and when it asks a person to act in a browser nobody can see, how."""
+        hint = self.relay.pool.person_hint()
+        if hint and error.code in PERSON_CODES:
+            error.message = f"{error.message} {hint}"
+        return error
 
     def _cooling(self, job: Job) -> bool:
         """The job's account cools down now for what the job asked (a refusal about limits)."""

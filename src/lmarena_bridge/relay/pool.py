@@ -87,6 +87,8 @@ class WorkerPool:
         self._no_worker_timeout = no_worker_timeout
         self._pacing = pacing
         self.hint = hint  # what to do when no tab is connected
+        # What to add when a tab needs a person nobody can reach (a headless browser).
+        self.person_hint: Callable[[], str] = str
         self.accounts = Accounts()
         self.clock = SiteClock()
         self._waiters: deque[_Waiter] = deque()  # FIFO
@@ -360,7 +362,8 @@ class WorkerPool:
             return NoWorkerAvailable(
                 f"No browser tab is ready (tabs are: {states}). "
                 + (needs or "Check the site tab: complete the Cloudflare check or log in.")
-                + " Then try again.",
+                + " Then try again."
+                + (f" {hint}" if (hint := self.person_hint()) else ""),
                 code="no_tab_ready",
                 retry_after=10,
             )
