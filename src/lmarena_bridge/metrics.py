@@ -24,8 +24,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from lmarena_bridge import __version__
 from lmarena_bridge.config.model import BridgeConfig
+from lmarena_bridge.protocol.worker import COOLDOWN_REASONS, HUMAN_REASONS, TAB_STATES
 from lmarena_bridge.relay.accounts import Cooldown
-from lmarena_bridge.relay.health import COOLDOWN_REASONS, HUMAN_REASONS
 from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.request_record import RequestRecord
@@ -41,7 +41,7 @@ SITE_ERROR_KINDS = frozenset(
 )
 # busy: ready and running at least one job (it may still have free slots; see README).
 # The others are the reasons a tab needs a person (relay/health.py).
-WORKER_STATES = ("ready", "busy", "challenge", "logged_out", "recaptcha", "wrong_origin")
+GAUGE_STATES: tuple[str, ...] = ("busy", *TAB_STATES)
 HUMAN_CHECK_OUTCOMES = frozenset({"solved", "timeout", "cancelled", "moved", "abandoned"})
 CLIENT_CLOSED_STATUS = "499"  # nginx's "client closed request", as in the request log line
 
@@ -67,7 +67,7 @@ def worker_bucket(worker: Worker) -> str:
     reason = worker.human_reason
     if reason is None:
         return "busy" if worker.load > 0 else "ready"
-    return reason if reason in WORKER_STATES else OTHER
+    return reason if reason in GAUGE_STATES else OTHER
 
 
 def reason_label(reason: str) -> str:
@@ -113,7 +113,7 @@ class _PoolCollector:
             labels=["account", "modality"],
         )
         if with_samples:
-            counts = dict.fromkeys(WORKER_STATES, 0)
+            counts = dict.fromkeys(GAUGE_STATES, 0)
             healths = {("ready", ""): 0, ("busy", ""): 0}
             healths.update({("needs_human", r): 0 for r in HUMAN_REASONS})
             healths.update({("cooling_down", r): 0 for r in COOLDOWN_REASONS})

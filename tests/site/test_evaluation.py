@@ -11,8 +11,8 @@ import pytest
 from lmarena_bridge.config.model import BridgeConfig, ModelTarget, Settings
 from lmarena_bridge.errors import InvalidRequest, ModelNotFound, NotConfigured
 from lmarena_bridge.protocol.openai import ChatCompletionRequest
-from lmarena_bridge.protocol.worker import JobFrame
-from lmarena_bridge.site.evaluation import CREATE_PATH, SITE_REQUEST, Evaluation, uuid7
+from lmarena_bridge.protocol.worker import Capability, JobFrame
+from lmarena_bridge.site.evaluation import CREATE_PATH, Evaluation, uuid7
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.strategy import strategy_for
 from lmarena_bridge.site.transcript import TranscriptFormat, flatten
@@ -159,7 +159,7 @@ def test_create_is_the_default_and_needs_no_ids() -> None:
     cfg = config()
     assert cfg.settings.site_strategy == "create" and cfg.settings.session_id == ""
     job = build_site_job(chat([{"role": "user", "content": "Hello"}]), cfg)
-    assert job.requires == SITE_REQUEST and isinstance(job.request, Evaluation)
+    assert job.requires == Capability.SITE_REQUEST and isinstance(job.request, Evaluation)
     payload = job.attempt_payload()
     body = payload["body"]
     assert body["mode"] == "direct-battle" and body["modelAId"] == TEXT_ID

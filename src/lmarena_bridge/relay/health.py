@@ -23,10 +23,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-from lmarena_bridge.protocol.worker import COOLDOWN_REASONS, HEALTH_STATES, HUMAN_REASONS, TabHealth
+from lmarena_bridge.protocol.worker import TabHealth
 from lmarena_bridge.relay.accounts import Cooldown
-
-__all__ = ["COOLDOWN_REASONS", "HEALTH_STATES", "HUMAN_REASONS", "TabView"]
 
 
 class TabView(Protocol):

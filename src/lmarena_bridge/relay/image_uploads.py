@@ -15,7 +15,7 @@ import urllib.request
 from urllib.parse import urlsplit
 
 from lmarena_bridge.errors import InvalidRequest
-from lmarena_bridge.protocol.worker import AttachmentPayload
+from lmarena_bridge.protocol.worker import AttachmentPayload, Capability
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.request_record import RequestRecord
@@ -30,7 +30,6 @@ from lmarena_bridge.site.image_files import (
 )
 from lmarena_bridge.site.job import SiteJob
 
-UPLOAD = "upload"  # the worker capability
 FETCH_TIMEOUT_SECONDS = 30.0
 UPLOAD_TIMEOUT_SECONDS = 120.0
 
@@ -71,7 +70,7 @@ class Uploader:
         uploaded: dict[str, AttachmentPayload] = {}
         for url, (att, mime, data) in files.items():
             answer = await call_tab(
-                self.relay, upload_payload(att.name, mime, data), requires=UPLOAD,
+                self.relay, upload_payload(att.name, mime, data), requires=Capability.UPLOAD,
                 timeout=self.upload_timeout, rec=rec,
             )
             rec.prefer_worker = answer.worker.id

@@ -27,7 +27,7 @@ from lmarena_bridge.config.aliases import resolve_model
 from lmarena_bridge.config.model import BridgeConfig, Settings
 from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
 from lmarena_bridge.protocol.openai import ImageGenerationRequest
-from lmarena_bridge.protocol.worker import FetchImagePayload, FetchImageResult
+from lmarena_bridge.protocol.worker import Capability, FetchImagePayload, FetchImageResult
 from lmarena_bridge.relay.calls import call_tab
 from lmarena_bridge.relay.completions import AnswerBuilder
 from lmarena_bridge.relay.dispatch import Dispatcher
@@ -46,7 +46,6 @@ ImageJobBuilder = Callable[[str, str | None, BridgeConfig], SiteJob]
 
 FETCH_TIMEOUT_SECONDS = 60.0
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
-FETCH_IMAGE = "fetch_image"  # the worker capability
 _SITE_HOST = re.compile(r"(?:^|\.)(?:lm)?arena\.ai$")
 
 
@@ -182,7 +181,7 @@ class ImageService:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme.lower() not in ("http", "https"):
             raise ImageFetchFailed(f"Cannot fetch the generated image {url!r}: unsupported URL.")
-        tab_can = any(w.can(FETCH_IMAGE) for w in self.relay.pool.workers.values())
+        tab_can = any(w.can(Capability.FETCH_IMAGE) for w in self.relay.pool.workers.values())
         if tab_can and _SITE_HOST.search(parts.hostname or ""):
             return await self._through_tab(url, rec)
         try:
@@ -200,7 +199,7 @@ class ImageService:
         """The image fetched by a browser tab (``fetch_image`` job), as base64."""
         payload = FetchImagePayload(url=url, max_bytes=MAX_IMAGE_BYTES).model_dump()
         try:
-            answer = await call_tab(self.relay, payload, requires=FETCH_IMAGE,
+            answer = await call_tab(self.relay, payload, requires=Capability.FETCH_IMAGE,
                                     timeout=self.fetch_timeout, rec=rec)
             data = FetchImageResult.model_validate(answer.value).data_b64
             base64.b64decode(data, validate=True)

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 from lmarena_bridge.config.model import Settings
-from lmarena_bridge.errors import BridgeError, Timeout, WorkerDisconnected
+from lmarena_bridge.errors import BridgeError, SiteError, Timeout, WorkerDisconnected
 from lmarena_bridge.relay.dispatch import job_modality
 from lmarena_bridge.relay.human import (
     HUMAN_SOLVED,
@@ -189,6 +189,8 @@ class JobRun:
                         # now routes around it (another account, a wait within the queue
                         # timeout, or at once a 429 naming when the accounts are back).
                         cooled += 1
+                        if isinstance(item, SiteError):  # the site refused all the same
+                            self.relay.observer.site_error(item.kind, self.rec.model)
                         log.info("tab %s's account cools down (%s); sending request %s again",
                                  job.worker.id, item.code, self.rec.request_id)
                         self.relay.finish(job, abort=False)

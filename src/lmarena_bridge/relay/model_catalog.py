@@ -21,7 +21,7 @@ from lmarena_bridge.config.model import BridgeConfig
 from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError
-from lmarena_bridge.protocol.worker import ModelsPayload, ModelsResult
+from lmarena_bridge.protocol.worker import Capability, ModelsPayload, ModelsResult
 from lmarena_bridge.relay.calls import call_tab, internal_record
 from lmarena_bridge.relay.dispatch import Dispatcher
 from lmarena_bridge.relay.observer import RelayObserver
@@ -36,7 +36,6 @@ from lmarena_bridge.site.models import diff_models, extract_models, models_json_
 
 log = logging.getLogger(__name__)
 
-MODELS = "models"  # the worker capability
 MODELS_TIMEOUT_SECONDS = 30.0
 
 
@@ -63,10 +62,11 @@ class ModelCatalog(RelayObserver):
         Raises 502 ``no_models_in_page`` when nothing was found, and what the tab job raises.
         """
         worker = self.tabs.pick_worker(worker_id)
-        if worker.can(MODELS):
-            rec = internal_record(MODELS)
+        if worker.can(Capability.MODELS):
+            rec = internal_record(Capability.MODELS)
             rec.prefer_worker = worker.id
-            answer = await call_tab(self.relay, ModelsPayload().model_dump(), requires=MODELS,
+            answer = await call_tab(self.relay, ModelsPayload().model_dump(),
+                                    requires=Capability.MODELS,
                                     timeout=MODELS_TIMEOUT_SECONDS, rec=rec)
             try:
                 result = ModelsResult.model_validate(answer.value)
@@ -103,7 +103,8 @@ class ModelCatalog(RelayObserver):
 
     def tab_connected(self, worker: Worker) -> None:
         """A tab said hello: refresh now if it is usable, else once it becomes usable."""
-        if not self.config().settings.refresh_models_on_connect or not worker.can(MODELS):
+        wanted = self.config().settings.refresh_models_on_connect
+        if not wanted or not worker.can(Capability.MODELS):
             return
         if worker.routable:
             self.relay.in_background(self._refresh(worker))

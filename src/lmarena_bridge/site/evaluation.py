@@ -13,10 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
-from lmarena_bridge.protocol.worker import AttachmentPayload, RecaptchaSpec, SiteRequestPayload
+from lmarena_bridge.protocol.worker import (
+    AttachmentPayload,
+    Capability,
+    RecaptchaSpec,
+    SiteRequestPayload,
+)
 
 # The capability a tab needs to send an Evaluation (docs/worker-protocol.md).
-SITE_REQUEST = "site_request"
 
 STREAM_PREFIX = "/nextjs-api/stream"
 CREATE_PATH = f"{STREAM_PREFIX}/create-evaluation"
@@ -69,7 +73,7 @@ class Evaluation:
     # How long the tab's visible v2 check waits for a person (None: no v2 step).
     human_check_seconds: float | None = None
 
-    requires: ClassVar[str] = SITE_REQUEST
+    requires: ClassVar[str] = Capability.SITE_REQUEST
 
     def with_files(self, uploaded: Mapping[str, AttachmentPayload]) -> Evaluation:
         """This evaluation with every attachment whose URL ``uploaded`` names replaced."""
