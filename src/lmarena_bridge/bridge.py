@@ -15,11 +15,12 @@ from lmarena_bridge.relay.accounts import Pacing
 from lmarena_bridge.relay.answer_encoder import ClientCall
 from lmarena_bridge.relay.conversations import ConversationMemory
 from lmarena_bridge.relay.dispatch import Dispatcher
+from lmarena_bridge.relay.health import open_site_hint
 from lmarena_bridge.relay.images import ImageService
 from lmarena_bridge.relay.lifecycle import AnswerService
 from lmarena_bridge.relay.model_catalog import ModelCatalog
 from lmarena_bridge.relay.observer import Observers
-from lmarena_bridge.relay.pool import WorkerPool, open_site_hint
+from lmarena_bridge.relay.pool import WorkerPool
 from lmarena_bridge.relay.tab_requests import TabRequests
 from lmarena_bridge.site.job import SiteJob
 from lmarena_bridge.site.strategy import SiteStrategy, strategy_for

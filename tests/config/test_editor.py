@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from lmarena_bridge.config.defaults import DEFAULT_CONFIG_JSONC, DEFAULT_TEXTS
-from lmarena_bridge.config.editor import read_text, remove_key, set_value, write_atomic
+from lmarena_bridge.config.editor import remove_key, set_value
+from lmarena_bridge.config.files import read_text, write_atomic
 from lmarena_bridge.config.jsonc import parse_jsonc
 
 Path_ = tuple[str | int, ...]

@@ -14,7 +14,8 @@ from typing import Any
 import openai
 import pytest
 
-from lmarena_bridge.config.editor import set_value, write_atomic
+from lmarena_bridge.config.editor import set_value
+from lmarena_bridge.config.files import write_atomic
 from tests.conftest import wait_for
 from tests.support.workers import ScriptedWorker, finish_line, last_user_text, text_lines
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import openai
 
-from lmarena_bridge.config.editor import set_value, write_atomic
+from lmarena_bridge.config.editor import set_value
+from lmarena_bridge.config.files import write_atomic
 from tests.conftest import wait_for
 
 NEW_SESSION = "44444444-4444-4444-8444-444444444444"

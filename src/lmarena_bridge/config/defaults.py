@@ -14,7 +14,7 @@ from pathlib import Path
 from string import Template
 from types import MappingProxyType
 
-from lmarena_bridge.config.editor import fsync_dir, temp_path_for
+from lmarena_bridge.config.files import fsync_dir, temp_path_for
 from lmarena_bridge.config.model import Settings
 from lmarena_bridge.invocation import DEFAULT_PROG, program
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lmarena_bridge.config.defaults import CONFIG_JSONC, ENDPOINT_MAP_JSON, MODELS_JSON
-from lmarena_bridge.config.editor import read_text
+from lmarena_bridge.config.files import read_text
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.model import Mode, Target
 from lmarena_bridge.config.problems import ConfigFileError

@@ -21,7 +21,7 @@ from lmarena_bridge.config.defaults import (
     FILE_NAMES,
     MODELS_JSON,
 )
-from lmarena_bridge.config.editor import read_text
+from lmarena_bridge.config.files import read_text
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.locate import KeyLines
 from lmarena_bridge.config.model import BridgeConfig, EndpointEntry, ModelTarget, Settings

@@ -15,7 +15,8 @@ from typing import Any
 from watchfiles import Change, awatch
 
 from lmarena_bridge.config.defaults import FILE_NAMES, default_text
-from lmarena_bridge.config.editor import remove_key, set_value, write_atomic
+from lmarena_bridge.config.editor import remove_key, set_value
+from lmarena_bridge.config.files import write_atomic
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.loader import collect_config, format_key, read_texts
 from lmarena_bridge.config.model import BridgeConfig

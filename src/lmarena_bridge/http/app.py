@@ -19,7 +19,7 @@ from lmarena_bridge.bridge import Bridge
 from lmarena_bridge.browser.notice import HeadlessNotice
 from lmarena_bridge.browser.supervisor import BrowserOptions, BrowserSupervisor
 from lmarena_bridge.config.defaults import FILE_NAMES, ensure_default_files
-from lmarena_bridge.config.editor import remove_stale_temp_files
+from lmarena_bridge.config.files import remove_stale_temp_files
 from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.config.store import ConfigStore
 from lmarena_bridge.errors import BridgeError

@@ -57,20 +57,6 @@ HEALTH_STATES: tuple[TabHealth, ...] = get_args(TabHealth)
 CooldownReason = Literal["rate_limit", "quota", "flagged"]
 COOLDOWN_REASONS: tuple[CooldownReason, ...] = get_args(CooldownReason)
 
-# The response headers a tab reports with a failed site request: exactly those that
-# site/failures.py reads. Sent in hello_ack, so the userscript and the bridge share one list.
-ERROR_HEADERS: tuple[str, ...] = (
-    "retry-after",
-    "ratelimit",
-    "ratelimit-policy",
-    "ratelimit-limit",
-    "ratelimit-remaining",
-    "ratelimit-reset",
-    "ratelimit-modality",
-    "location",
-    "cf-mitigated",
-    "date",
-)
 # The response headers a tab reports with every site answer (a ``site_headers`` job frame),
 # when the bridge asks for them in hello_ack: the site's limits and its clock
 # (site/ratelimit.py reads them).
@@ -84,6 +70,9 @@ ANSWER_HEADERS: tuple[str, ...] = (
     "retry-after",
     "date",
 )
+# The response headers a tab reports with a failed site request: exactly those that
+# site/failures.py reads. Sent in hello_ack, so the userscript and the bridge share one list.
+ERROR_HEADERS: tuple[str, ...] = (*ANSWER_HEADERS, "location", "cf-mitigated")
 
 
 class _Frame(BaseModel):

@@ -101,3 +101,13 @@ def cooling_view(worker: TabView, now: float | None = None) -> dict[str, Any]:
     cooldown = worker.cooldown(now)
     return {"id": worker.id, "page": worker.page,
             **(cooldown.view(now) if cooldown else {"until": None, "reason": None})}
+
+
+def open_site_hint(bridge_url: str = "http://127.0.0.1:5102") -> str:
+    """What to do when no tab is connected, naming this bridge's own address."""
+    return (
+        f"Run the bridge with its own browser (--browser), or install the page script in "
+        f"your browser from {bridge_url}/userscript.user.js (a userscript) or "
+        f"{bridge_url}/extension.zip (an extension; the monitor page, {bridge_url}/monitor, "
+        "links both), then open https://arena.ai in that browser, log in and keep the tab open."
+    )

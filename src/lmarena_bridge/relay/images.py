@@ -19,6 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,23 +56,15 @@ class ImageFetchFailed(BridgeError):
     code = "image_fetch_failed"
 
 
+@dataclass(eq=False)
 class ImageService:
     """Runs image generations through the relay; stateless between requests."""
 
-    def __init__(
-        self,
-        relay: Dispatcher,
-        config: Callable[[], BridgeConfig],
-        observer: RelayObserver,
-        image_job: ImageJobBuilder,
-        *,
-        fetch_timeout: float = FETCH_TIMEOUT_SECONDS,
-    ) -> None:
-        self.relay = relay
-        self.config = config
-        self.observer = observer
-        self.image_job = image_job
-        self.fetch_timeout = fetch_timeout
+    relay: Dispatcher
+    config: Callable[[], BridgeConfig]
+    observer: RelayObserver
+    image_job: ImageJobBuilder
+    fetch_timeout: float = FETCH_TIMEOUT_SECONDS
 
     def prepare(self, req: ImageGenerationRequest) -> tuple[list[SiteJob], Settings]:
         """One site job per wanted image; raises a 4xx BridgeError before any dispatch

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lmarena_bridge.config.aliases import resolve_model
@@ -81,24 +81,20 @@ class _Request:
         )
 
 
+@dataclass(eq=False)
 class AnswerService:
     """Serves ``ClientCall`` s; stateless between requests but for session memory."""
 
-    def __init__(
-        self,
-        relay: Dispatcher,
-        config: Callable[[], BridgeConfig],
-        observer: RelayObserver,
-        build_job: JobBuilder,
-        empty_advice: EmptyAdvice,
-    ) -> None:
-        self.relay = relay
-        self.config = config
-        self.observer = observer
-        self.build_job = build_job
-        self.empty_advice = empty_advice
-        self.conversations = ConversationMemory()
-        self.uploader = Uploader(relay)
+    relay: Dispatcher
+    config: Callable[[], BridgeConfig]
+    observer: RelayObserver
+    build_job: JobBuilder
+    empty_advice: EmptyAdvice
+    conversations: ConversationMemory = field(default_factory=ConversationMemory)
+    uploader: Uploader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.uploader = Uploader(self.relay)
 
     async def serve(self, call: ClientCall) -> Served:
         """Run ``call``; raises ``BridgeError`` for anything that fails before the first

@@ -28,7 +28,7 @@ from lmarena_bridge.relay.accounts import (
     next_event,
     rate_limit_error,
 )
-from lmarena_bridge.relay.health import need_sentence
+from lmarena_bridge.relay.health import need_sentence, open_site_hint
 from lmarena_bridge.relay.observer import RelayObserver
 from lmarena_bridge.relay.tab import Worker, WorkerConnection
 from lmarena_bridge.site.ratelimit import parse_rate_headers
@@ -37,16 +37,6 @@ log = logging.getLogger(__name__)
 
 # The pool does not know the listen address, so the link is given by its path (and as it
 # is with the default host and port).
-def open_site_hint(bridge_url: str = "http://127.0.0.1:5102") -> str:
-    """What to do when no tab is connected, naming this bridge's own address."""
-    return (
-        f"Run the bridge with its own browser (--browser), or install the page script in "
-        f"your browser from {bridge_url}/userscript.user.js (a userscript) or "
-        f"{bridge_url}/extension.zip (an extension; the monitor page, {bridge_url}/monitor, "
-        "links both), then open https://arena.ai in that browser, log in and keep the tab open."
-    )
-
-
 
 # A tab says hello right after connecting; until then (or for ever, protocol 1) its
 # capabilities are unknown.

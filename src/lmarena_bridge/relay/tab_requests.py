@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lmarena_bridge.config.defaults import AVAILABLE_MODELS_JSON
-from lmarena_bridge.config.editor import read_text, write_atomic
+from lmarena_bridge.config.files import read_text, write_atomic
 from lmarena_bridge.config.jsonc import parse_jsonc
 from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.errors import BridgeError, NoWorkerAvailable, Timeout

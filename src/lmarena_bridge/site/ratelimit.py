@@ -22,17 +22,6 @@ from email.utils import parsedate_to_datetime
 # A reset above this is a Unix time, below it a number of seconds (2001-09-09 in Unix time).
 _UNIX_TIME_MIN = 1_000_000_000
 _FIELDS = re.compile(r"[,;]")
-# The headers that carry these facts: what a tab forwards with every site answer.
-RATE_HEADERS: tuple[str, ...] = (
-    "ratelimit",
-    "ratelimit-policy",
-    "ratelimit-limit",
-    "ratelimit-remaining",
-    "ratelimit-reset",
-    "ratelimit-modality",
-    "retry-after",
-    "date",
-)
 
 
 @dataclass(frozen=True, slots=True)
