@@ -18,11 +18,9 @@ from lmarena_bridge.site.legacy.id_channel import SEED_PORT, SideChannel
 from lmarena_bridge.tools.client import (
     BridgeClient,
     ToolError,
-    about_bridge,
     add_bridge_args,
-    client_for,
 )
-from lmarena_bridge.tools.console import Console, Countdown, choose_worker, run_tool
+from lmarena_bridge.tools.console import Console, Countdown, choose_worker, connect, run_tool
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 NOT_NEEDED = (
@@ -73,12 +71,7 @@ def main(args: argparse.Namespace, console: Console | None = None) -> int:
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, str]:
     """The whole flow; returns the captured ids. Raises ToolError."""
-    notes: list[str] = []
-    client = client_for(args, notes)
-    for note in notes:
-        console.note(note)
-    workers, bridge = about_bridge(client)
-    console.note(f"Bridge: {client.base_url} (config in {bridge.get('config_dir', '?')})")
+    client, workers, bridge = connect(args, console)
     strategy = bridge.get("site_strategy")  # None: an older bridge that does not say
     if strategy is not None and strategy != "retry":
         console.note(NOT_NEEDED.format(strategy=strategy))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lmarena_bridge.config.problems import ConfigFileError
-from lmarena_bridge.tools.client import ToolError
+from lmarena_bridge.tools.client import BridgeClient, ToolError, about_bridge, client_for
 
 
 @dataclass
@@ -158,3 +158,17 @@ def run_tool(
         console.note(f"Error: cannot write {writing}: {exc}")
         return 1
     return 0
+
+
+def connect(
+    args: argparse.Namespace, console: Console
+) -> tuple[BridgeClient, list[dict[str, Any]], dict[str, Any]]:
+    """The client for the user's bridge, its tabs and what it says about itself; the
+    config-dir warnings and the bridge's address are told on ``console``."""
+    notes: list[str] = []
+    client = client_for(args, notes)
+    for note in notes:
+        console.note(note)
+    workers, bridge = about_bridge(client)
+    console.note(f"Bridge: {client.base_url} (config in {bridge.get('config_dir', '?')})")
+    return client, workers, bridge

@@ -25,8 +25,8 @@ from lmarena_bridge.site.models import (
     model_capabilities,
     models_json_value,
 )
-from lmarena_bridge.tools.client import BridgeClient, about_bridge, add_bridge_args, client_for
-from lmarena_bridge.tools.console import Console, run_tool
+from lmarena_bridge.tools.client import BridgeClient, add_bridge_args
+from lmarena_bridge.tools.console import Console, connect, run_tool
 
 PAGE_TIMEOUT_SECONDS = 45.0  # the bridge itself gives the tab ~20 s
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
@@ -62,12 +62,7 @@ def main(args: argparse.Namespace, console: Console | None = None) -> int:
 
 def run(args: argparse.Namespace, console: Console) -> list[dict[str, Any]]:
     """The whole flow; returns the models read from the page. Raises ToolError."""
-    notes: list[str] = []
-    client = client_for(args, notes)
-    for note in notes:
-        console.note(note)
-    _, bridge = about_bridge(client)
-    console.note(f"Bridge: {client.base_url} (config in {bridge.get('config_dir', '?')})")
+    client, _, _ = connect(args, console)
     body: dict[str, Any] = {"save": True}
     if args.worker:
         body["worker_id"] = args.worker
