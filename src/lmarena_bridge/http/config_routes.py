@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TypeVar
 
-import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,14 +24,14 @@ from lmarena_bridge.config.edits import (
 from lmarena_bridge.config.model import Mode, Target
 from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.errors import BridgeError, InvalidRequest
-from lmarena_bridge.http.auth import check_api_key
-from lmarena_bridge.http.limits import require_json
+from lmarena_bridge.http.auth import require_api_key
+from lmarena_bridge.http.bodies import parse_body
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
 
 log = logging.getLogger(__name__)
 
-routes = Routes(prefix="/internal")
+routes = Routes(prefix="/internal", guard=require_api_key)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,14 +53,7 @@ class AddModels(BaseModel):
 
 
 async def _body(request: Request, model: type[M]) -> tuple[Bridge, M]:
-    bridge = bridge_of(request)
-    check_api_key(bridge.settings.api_key, request.headers)
-    require_json(request.headers)
-    try:
-        return bridge, model.model_validate(orjson.loads(await request.body()))
-    except (orjson.JSONDecodeError, ValidationError) as exc:
-        raise InvalidRequest(f"The request body is not what {request.url.path} takes: {exc}",
-                             code="invalid_json") from None
+    return bridge_of(request), await parse_body(request, model)
 
 
 def _refused(message: str) -> BridgeError:

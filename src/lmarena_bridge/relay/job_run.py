@@ -111,6 +111,7 @@ class JobRun:
         self.job = await self.relay.dispatch(
             self.sent, self.rec, eager=self.eager, requires=self.requires
         )
+        self.job.idle = self.idle_timeout
         self.dispatched = time.monotonic()
 
     def _silence_deadline(self, job: Job) -> tuple[float, str]:

@@ -27,17 +27,20 @@ class Job:
     """Chunks of one request as they arrive from its worker.
 
     An ``eager`` job wakes its consumer for every chunk (streaming, stop sequences). A lazy
-    one (a plain non-streaming answer) for the first chunk, the end, an error or a lost
-    worker: the chunks pile up and are parsed together, which saves a task switch per
-    chunk. The first wake-up lets the consumer trade the first-byte deadline for the idle
-    one (relay/job_run.py), so a silence after some data times out as it does in a stream.
+    one (a plain non-streaming answer) only for the end, an error or a lost worker: the
+    chunks pile up and are parsed once, which saves a task switch per chunk. So that a
+    silence after some data still times out on the idle limit (``idle``), as in a stream,
+    the first chunk moves the sleeping consumer's timer to ``idle`` seconds from then
+    (relay/job_run.py then re-arms it from the last chunk).
     """
 
     __slots__ = (
         "_items",
+        "_timer",
         "_waiter",
         "eager",
         "first_data",
+        "idle",
         "last_data",
         "rec",
         "received",
@@ -52,20 +55,26 @@ class Job:
         self.eager = eager
         self._items: list[Any] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.Timeout | None = None  # the consumer's wait in take()
+        self.idle: float | None = None  # a lazy job's idle limit (seconds)
         self.received = False  # any body data seen (then failover is no longer safe)
         self.first_data = 0.0  # monotonic time of the first body data
         self.last_data = 0.0  # monotonic time of the last body data
 
     def push_data(self, data: str) -> None:
         now = time.monotonic()
-        first = not self.received
-        if first:
+        if not self.received:
             self.received = True
             self.first_data = now
+            timer, idle = self._timer, self.idle
+            if timer is not None and idle is not None and not self.eager:
+                when = asyncio.get_running_loop().time() + idle
+                if (timer.when() or when + 1) > when:
+                    timer.reschedule(when)
         self.last_data = now
         self.rec.chars += len(data)
         self._items.append(data)
-        if self.eager or first:
+        if self.eager:
             waiter = self._waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
@@ -83,11 +92,12 @@ class Job:
             waiter = asyncio.get_running_loop().create_future()
             self._waiter = waiter
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(timeout) as self._timer:
                     await waiter
             except TimeoutError:
                 pass
             finally:
                 self._waiter = None
+                self._timer = None
         items, self._items = self._items, []
         return items
