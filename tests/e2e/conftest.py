@@ -290,3 +290,15 @@ async def client(bridge: Bridge) -> AsyncIterator[openai.AsyncOpenAI]:
     ) as c:
         yield c
 
+
+def scripted(site: EmulatorState, *answers: str) -> list[str]:
+    """The site answers these texts in turn; returns the list of prompts it was sent."""
+    queue = list(answers)
+    prompts: list[str] = []
+
+    def answer_for(body: dict[str, Any]) -> str:
+        prompts.append(str(body.get("userMessage", {}).get("content", "")))
+        return queue.pop(0)
+
+    site.answer_for = answer_for
+    return prompts

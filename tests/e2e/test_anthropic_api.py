@@ -17,8 +17,9 @@ import pytest
 
 from tests.site_emulator import EmulatorState
 from tests.site_emulator.answers import PNG_1PX
+from tests.support.workers import call_block
 
-from .conftest import Bridge, Tabs
+from .conftest import Bridge, Tabs, scripted
 
 NODE_DIR = Path(__file__).parent / "anthropic_node"
 WEATHER: Any = {"name": "get_weather", "description": "Current weather in a city.",
@@ -26,21 +27,6 @@ WEATHER: Any = {"name": "get_weather", "description": "Current weather in a city
                                  "required": ["city"]}}
 
 
-def call_block(name: str, args: dict[str, Any]) -> str:
-    return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
-
-
-def scripted(site: EmulatorState, *answers: str) -> list[str]:
-    """The site answers these texts in turn; returns the list of prompts it was sent."""
-    queue = list(answers)
-    prompts: list[str] = []
-
-    def answer_for(body: dict[str, Any]) -> str:
-        prompts.append(str(body.get("userMessage", {}).get("content", "")))
-        return queue.pop(0)
-
-    site.answer_for = answer_for
-    return prompts
 
 
 @pytest.fixture

@@ -20,8 +20,9 @@ import pytest
 from agents import Agent, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
 
 from tests.site_emulator import EmulatorState
+from tests.support.workers import call_block
 
-from .conftest import Bridge, Tabs
+from .conftest import Bridge, Tabs, scripted
 
 CODEX = Path(__file__).parent / "codex_cli" / "node_modules" / ".bin" / "codex"
 WEATHER: Any = {"type": "function", "name": "get_weather",
@@ -30,21 +31,6 @@ WEATHER: Any = {"type": "function", "name": "get_weather",
                                "required": ["city"]}}
 
 
-def call_block(name: str, args: dict[str, Any]) -> str:
-    return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
-
-
-def scripted(site: EmulatorState, *answers: str) -> list[str]:
-    """The site answers these texts in turn; returns the list of prompts it was sent."""
-    queue = list(answers)
-    prompts: list[str] = []
-
-    def answer_for(body: dict[str, Any]) -> str:
-        prompts.append(str(body.get("userMessage", {}).get("content", "")))
-        return queue.pop(0)
-
-    site.answer_for = answer_for
-    return prompts
 
 
 @pytest.fixture

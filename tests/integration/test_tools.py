@@ -20,7 +20,7 @@ import openai
 import pytest
 
 from tests.conftest import wait_for
-from tests.support.workers import ScriptedWorker, finish_line, text_lines
+from tests.support.workers import ScriptedWorker, call_block, finish_line, text_lines
 
 CLIENT_REQUESTS = Path(__file__).parent / "client_requests"
 
@@ -36,9 +36,6 @@ CLOCK: Any = {"type": "function", "function": {"name": "clock", "description": "
 TOOLS: Any = [WEATHER, CLOCK]
 QUESTION: Any = [{"role": "user", "content": "Weather in Paris?"}]
 
-
-def call_block(name: str, args: dict[str, Any]) -> str:
-    return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
 
 
 PARIS = call_block("get_weather", {"city": "Paris"})

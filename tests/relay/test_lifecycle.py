@@ -55,6 +55,15 @@ async def _pieces_then_silence(w: ScriptedWorker, rid: str, payload: dict[str, A
     await asyncio.sleep(30)
 
 
+async def short_timers(make_bridge: Any) -> tuple[Any, Finished]:
+    """A bridge with 1 s first-byte and idle limits, and the records it finishes."""
+    bridge = await make_bridge({"first_byte_timeout_seconds": 1,
+                                "stream_response_timeout_seconds": 1})
+    seen = Finished()
+    bridge.app.state.bridge.observers.add(seen)
+    return bridge, seen
+
+
 # What each ending must leave in the record: (outcome, status).
 ENDINGS: dict[str, tuple[Callable[..., Awaitable[None]], str, int]] = {
     "success": (_answer, "success", 200),
@@ -69,10 +78,7 @@ ENDINGS: dict[str, tuple[Callable[..., Awaitable[None]], str, int]] = {
 async def test_every_ending_is_recorded_once(make_bridge, workers, ending: str,
                                              stream: bool) -> None:
     handler, outcome, status = ENDINGS[ending]
-    bridge = await make_bridge({"first_byte_timeout_seconds": 1,
-                                "stream_response_timeout_seconds": 1})
-    seen = Finished()
-    bridge.app.state.bridge.observers.add(seen)
+    bridge, seen = await short_timers(make_bridge)
     await workers(bridge.ws_url, handler=handler)
     await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
     async with openai.AsyncOpenAI(base_url=f"{bridge.url}/v1", api_key="t", max_retries=0,
@@ -106,10 +112,7 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
 async def test_every_endpoint_records_the_same_outcome(make_bridge, workers, endpoint: str,
                                                        ending: str, stream: bool) -> None:
     handler, outcome, status = ENDINGS[ending]
-    bridge = await make_bridge({"first_byte_timeout_seconds": 1,
-                                "stream_response_timeout_seconds": 1})
-    seen = Finished()
-    bridge.app.state.bridge.observers.add(seen)
+    bridge, seen = await short_timers(make_bridge)
     await workers(bridge.ws_url, handler=handler)
     await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
     path, body = BODIES[endpoint]
@@ -131,10 +134,7 @@ async def _image(w: ScriptedWorker, rid: str, payload: dict[str, Any]) -> None:
 @pytest.mark.parametrize("ending", sorted(ENDINGS))
 async def test_images_record_the_same_outcome(make_bridge, workers, ending: str) -> None:
     handler, outcome, status = ENDINGS[ending]
-    bridge = await make_bridge({"first_byte_timeout_seconds": 1,
-                                "stream_response_timeout_seconds": 1})
-    seen = Finished()
-    bridge.app.state.bridge.observers.add(seen)
+    bridge, seen = await short_timers(make_bridge)
     await workers(bridge.ws_url, handler=_image if ending == "success" else handler)
     await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
     async with httpx.AsyncClient(timeout=20) as http:

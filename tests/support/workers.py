@@ -32,6 +32,11 @@ def finish_line(reason: str = "stop", usage: dict[str, int] | None = None, side:
     return site_line("d", body, side)
 
 
+def call_block(name: str, args: dict[str, Any]) -> str:
+    """A tool call as the emulated-tools prompt asks the model to write it."""
+    return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
+
+
 def last_user_text(payload: dict[str, Any]) -> str:
     """The prompt of a job: the site message of a ``site_request``, else the seed templates'."""
     if payload.get("type") == "site_request":

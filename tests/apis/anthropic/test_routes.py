@@ -15,15 +15,12 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.support.servers import RunningServer
-from tests.support.workers import ScriptedWorker, finish_line, site_line, text_lines
+from tests.support.workers import ScriptedWorker, call_block, finish_line, site_line, text_lines
 
 READ: Any = {"name": "Read", "description": "Read a file.", "input_schema": {
     "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}
 HI: Any = [{"role": "user", "content": "hi"}]
 
-
-def call_block(name: str, args: dict[str, Any]) -> str:
-    return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
 
 
 def answering(*answers: str, reasoning: str = "") -> Any:

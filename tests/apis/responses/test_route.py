@@ -13,8 +13,8 @@ import openai
 import pytest
 
 from tests.conftest import wait_for
-from tests.integration.test_tools import Site, call_block, start
-from tests.support.workers import ScriptedWorker, finish_line, site_line, text_lines
+from tests.integration.test_tools import Site, start
+from tests.support.workers import ScriptedWorker, call_block, finish_line, site_line, text_lines
 
 WEATHER: Any = {"type": "function", "name": "get_weather", "description": "Weather now.",
                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
