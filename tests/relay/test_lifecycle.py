@@ -252,3 +252,24 @@ async def test_idle_limit_holds_for_every_answer(make_bridge, workers, stream: b
     assert elapsed < 5, elapsed  # not the 6 s first-byte deadline
     if not stream:
         assert resp.status_code == 504
+
+
+async def test_a_body_s_first_token_is_its_first_data(make_bridge, workers) -> None:
+    # Nothing of a non-stream answer reaches the client before the end: its time to first
+    # token is when the tab's first data came, not when the answer was parsed.
+    async def slow(w: ScriptedWorker, rid: str, payload: dict[str, Any]) -> None:
+        await w.data(rid, site_line("0", "early "))
+        await asyncio.sleep(0.6)
+        await w.data(rid, site_line("0", "late") + finish_line())
+        await w.done(rid)
+
+    bridge, seen = await short_timers(make_bridge)
+    await workers(bridge.ws_url, handler=slow)
+    await wait_for(lambda: bridge.app.state.bridge.pool.ready_count == 1)
+    async with httpx.AsyncClient(timeout=20) as http:
+        resp = await http.post(f"{bridge.url}/v1/chat/completions",
+                               json={"model": "echo-model", "messages": MSGS})
+    assert resp.json()["choices"][0]["message"]["content"] == "early late"
+    await wait_for(lambda: len(seen.records) == 1)
+    (rec,) = seen.records
+    assert rec.ttft is not None and rec.ttft < 0.4 < 0.6 <= rec.duration

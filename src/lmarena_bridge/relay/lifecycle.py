@@ -166,6 +166,9 @@ class AnswerService:
         """``(answer, pieces)`` as the site streams, ``(answer, None)`` for a keep-alive;
         the last item carries the answer's closing pieces. An empty answer is tried once
         more; the caller has sent nothing of it then, as empty answers have no pieces."""
+        # A stream's first token is when the client got it; a body's, when the first data
+        # came (nothing reached the client before the end).
+        streams = bool(r.call.request.stream)
         for attempt in (1, 2):
             run = await self._open(r)
             parser = SiteStreamParser(r.job.side)
@@ -179,7 +182,7 @@ class AnswerService:
                         continue
                     text = batch[0] if len(batch) == 1 else "".join(batch)
                     pieces = answer.feed(parser.feed(text))
-                    if pieces:
+                    if pieces and streams:
                         r.scope.first_token()
                     yield answer, pieces
                     if answer.ended:
