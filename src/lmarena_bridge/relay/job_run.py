@@ -187,8 +187,8 @@ class JobRun:
                         break
                     if not job.received and cooled < MAX_COOLED_MOVES and self._cooling(job):
                         # The site refused this account's limits before any answer: the pool
-                        # now routes around it (another account, a wait within the queue
-                        # timeout, or at once a 429 naming when the accounts are back).
+                        # now routes around it (another account, or a wait within the queue
+                        # timeout).
                         cooled += 1
                         if isinstance(item, SiteError):  # the site refused all the same
                             self.relay.observer.site_error(item.kind, self.rec.model)
@@ -257,9 +257,13 @@ class JobRun:
         return error
 
     def _cooling(self, job: Job) -> bool:
-        """The job's account cools down now for what the job asked (a refusal about limits)."""
+        """The job's account now rests for what the job asked (the site refused it for its
+        limits), and another account can take it now or within the queue timeout."""
         now = time.time()
-        return job.worker.account.blocked_until(job_modality(self.sent), now) > now
+        modality = job_modality(self.sent)
+        return job.worker.account.blocked_until(modality, now) > now and (
+            self.relay.pool.may_serve_soon(self.requires, modality)
+        )
 
     def _falls_back(self, error: BridgeError) -> bool:
         """A 4xx refusal of the request itself (not of the tab, its login or its quota)."""

@@ -35,9 +35,6 @@ from lmarena_bridge.site.ratelimit import parse_rate_headers
 
 log = logging.getLogger(__name__)
 
-# The pool does not know the listen address, so the link is given by its path (and as it
-# is with the default host and port).
-
 # A tab says hello right after connecting; until then (or for ever, protocol 1) its
 # capabilities are unknown.
 _HELLO_GRACE = 2.0
@@ -316,6 +313,12 @@ class WorkerPool:
             return None
         times = [w.account.ready_at(modality, pacing, now) for w in candidates]
         return min(times) if all(t > now for t in times) else None
+
+    def may_serve_soon(self, requires: str | None, modality: str | None) -> bool:
+        """No account rest keeps such a job from a tab beyond the queue timeout (so sending
+        it again is worth it; otherwise the site's own refusal says more)."""
+        held = self._held_until(requires, modality)
+        return held is None or held - time.time() <= self._queue_timeout()
 
     def _paced(self, requires: str | None) -> bool:
         """Some tab that could take the job is held by its account's pacing."""
