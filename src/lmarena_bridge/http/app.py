@@ -142,6 +142,7 @@ def create_app(
             *extension_route.routes.routes,
             *model_routes.routes.routes,
             *internal_routes.routes.routes,
+            *internal_routes.seed_routes.routes,
             *config_routes.routes.routes,
             *monitor_routes.routes.routes,
         ],

@@ -25,7 +25,7 @@ from lmarena_bridge.config.edits import EditRefused, save_ids
 from lmarena_bridge.config.model import Mode, Target
 from lmarena_bridge.config.problems import ConfigFileError
 from lmarena_bridge.errors import BridgeError, InvalidRequest, NoWorkerAvailable
-from lmarena_bridge.http.auth import check_api_key
+from lmarena_bridge.http.auth import check_api_key, require_api_key
 from lmarena_bridge.http.limits import require_json
 from lmarena_bridge.http.responses import JSONBytes
 from lmarena_bridge.http.routing import Routes, bridge_of
@@ -47,7 +47,10 @@ SEED_NOT_CONNECTED = "Browser client not connected."
 SAVE_CAPTURE_WAIT_SECONDS = 600.0
 
 
-routes = Routes(prefix="/internal")
+# Our own endpoints: the api key when one is set.
+routes = Routes(prefix="/internal", guard=require_api_key)
+# The seed-compatible ones (and the preflight their cross-origin POSTs need): no key.
+seed_routes = Routes(prefix="/internal")
 
 
 class TabChoice(BaseModel):
@@ -101,7 +104,7 @@ def _tabs(request: Request) -> TabRequests:
     return bridge_of(request).tab_requests
 
 
-@routes.options("/{path:path}")
+@seed_routes.options("/{path:path}")
 async def preflight(request: Request) -> Response:
     headers = {
         **_cors(request),
@@ -117,7 +120,6 @@ async def preflight(request: Request) -> Response:
 @routes.get("/workers")
 async def list_workers(request: Request) -> Response:
     bridge = bridge_of(request)
-    check_api_key(bridge.settings.api_key, request.headers)
     workers = [
         {**w.describe(), "capabilities": sorted(w.capabilities)}
         for w in bridge.pool.workers.values()
@@ -136,7 +138,7 @@ async def list_workers(request: Request) -> Response:
 # -- id capture ---------------------------------------------------------------------------
 
 
-@routes.post("/start_id_capture")
+@seed_routes.post("/start_id_capture")
 async def start_id_capture(request: Request) -> Response:
     """Arm id capture in one tab. Seed form: no body, the first ready tab."""
     choice = await _our_form(request)
@@ -194,7 +196,6 @@ async def id_capture(request: Request) -> Response:
         wait = float(request.query_params.get("wait", "0"))
     except ValueError:
         raise InvalidRequest("wait must be a number of seconds.", param="wait") from None
-    check_api_key(bridge_of(request).settings.api_key, request.headers)
     tabs = _tabs(request)
     capture = tabs.capture(capture_id)
     if capture is None:
@@ -232,7 +233,7 @@ async def _refresh_from(bridge: Bridge, worker: Worker) -> None:
     await _save_models(bridge, models)
 
 
-@routes.post("/request_model_update")
+@seed_routes.post("/request_model_update")
 async def request_model_update(request: Request) -> Response:
     """The seed's: ask a tab for its page; available_models.json is rewritten when it
     arrives. Answers at once."""
@@ -255,7 +256,6 @@ async def page_source(request: Request) -> Response:
     list available_models.json held before, and the models.json names with their site
     ids. ``"save": true`` also rewrites available_models.json (answered as ``saved_to``)."""
     bridge = bridge_of(request)
-    check_api_key(bridge.settings.api_key, request.headers)
     choice = await _our_form(request)
     # Before asking: a seed-era tab's answer rewrites the file on its own.
     previous = await asyncio.to_thread(read_available_models, bridge.config_dir)
@@ -279,7 +279,7 @@ async def page_source(request: Request) -> Response:
     return _json(request, answer)
 
 
-@routes.post("/update_available_models")
+@seed_routes.post("/update_available_models")
 async def update_available_models(request: Request) -> Response:
     """A seed-era tab POSTs its page HTML here (origin-checked, no api key)."""
     bridge = bridge_of(request)
